@@ -1,0 +1,63 @@
+/** RuntimeError: every failure the runtime reports to a caller, with a code, status and hint. */
+
+export type RuntimeErrorCode =
+  | "ERR_MANIFEST_INVALID" // user: deploy payload failed DeploymentSchema
+  | "ERR_DIGEST_MISMATCH" // user: bundle bytes do not hash to the digest sent with them
+  | "ERR_MODULE_LOAD" // user: the bundle threw or lacks a default export with fetch()
+  | "ERR_SERVICE_NOT_FOUND" // user: no function of that name here
+  | "ERR_NOT_PUBLIC" // user: access.public is false; only other functions may call it
+  | "ERR_BODY_TOO_LARGE" // user: request body over limits.requestBytes
+  | "ERR_CONCURRENCY_LIMIT" // load: limits.concurrency requests already in flight
+  | "ERR_CPU_LIMIT" // user: a request used more CPU than limits.cpuMs
+  | "ERR_MEMORY_LIMIT" // user: the isolate went over limits.memoryMb
+  | "ERR_FUNCTION_TIMEOUT" // user: no response within limits.timeoutMs
+  | "ERR_FUNCTION_THREW" // user: uncaught exception in user code
+  | "ERR_FUNCTION_BAD_RESPONSE" // user: fetch() resolved to something that is not a Response
+  | "ERR_ISOLATE_CRASHED" // system: the isolate or the process hosting it died under the request
+  | "ERR_UNAUTHORIZED" // user: control API called without the right bearer token
+  | "ERR_INTERNAL"; // system: a bug in edgefn
+
+export interface RuntimeErrorOptions {
+  status?: number;
+  hint?: string;
+  cause?: unknown;
+  /** Extra response headers, e.g. Retry-After. */
+  headers?: Record<string, string>;
+}
+
+export class RuntimeError extends Error {
+  readonly code: RuntimeErrorCode;
+  readonly status: number;
+  readonly hint: string | undefined;
+  readonly headers: Record<string, string>;
+
+  constructor(code: RuntimeErrorCode, message: string, opts: RuntimeErrorOptions = {}) {
+    super(message, { cause: opts.cause });
+    this.name = "RuntimeError";
+    this.code = code;
+    this.status = opts.status ?? 500;
+    this.hint = opts.hint;
+    this.headers = opts.headers ?? {};
+  }
+
+  toJSON(requestId?: string): { code: RuntimeErrorCode; message: string; hint?: string; requestId?: string } {
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.hint === undefined ? {} : { hint: this.hint }),
+      ...(requestId === undefined ? {} : { requestId }),
+    };
+  }
+
+  /** `{"error":{code,message,hint,requestId}}` with this error's status and headers. */
+  toResponse(requestId?: string): Response {
+    return new Response(JSON.stringify({ error: this.toJSON(requestId) }), {
+      status: this.status,
+      headers: { "content-type": "application/json; charset=utf-8", ...this.headers },
+    });
+  }
+}
+
+export function isRuntimeError(err: unknown): err is RuntimeError {
+  return err instanceof RuntimeError;
+}
