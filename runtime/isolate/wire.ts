@@ -24,7 +24,9 @@ export interface RequestWire {
   url: string;
   headers: HeaderList;
   /** Whole body (bounded by limits.requestBytes), or null for none. */
-  body: Uint8Array | null;
+  body: Uint8Array<ArrayBuffer> | null;
+  /** For fetch() from a function: how the host treats redirects (default "follow"). */
+  redirect?: "follow" | "error" | "manual";
 }
 
 export interface ResponseWire {
@@ -32,10 +34,21 @@ export interface ResponseWire {
   statusText: string;
   headers: HeaderList;
   /** Whole body when the function produced it at once (string, bytes, Blob...), else null. */
-  body: Uint8Array | null;
+  body: Uint8Array<ArrayBuffer> | null;
   /** Id of a streaming body to `pull` from, else null. */
   stream: number | null;
+  /** From dispatch: ctx.waitUntil() promises are still pending; the host calls `settled`. */
+  waitUntil?: boolean;
+  /** From the host's fetch: the final URL after redirects, and whether there were any. */
+  url?: string;
+  redirected?: boolean;
 }
+
+/**
+ * Name of the TypeError dispatch throws when fetch() did not give a usable Response.
+ * isolated-vm copies errors out by constructor, so the host finds it at the start of `stack`.
+ */
+export const BAD_RESPONSE = "EdgefnBadResponse";
 
 /** `ctx` as the function sees it, minus waitUntil (which the globals script provides). */
 export interface ContextWire {
@@ -67,14 +80,29 @@ export interface IsolateApi {
   settled(requestId: string): Promise<void>;
   /** A timer set through HOST_GLOBALS.setTimer fired. */
   fireTimer(id: number): void;
+  /**
+   * An async host call finished: `ok` with its value, or not with `{ name, message }`.
+   * The host resolves async calls by entering the isolate itself (instead of letting
+   * isolated-vm resolve a promise), so the code that runs next gets a CPU timeout too.
+   */
+  complete(callId: number, ok: boolean, value: unknown): void;
+  /** The request the isolate last ran code for: who to blame when an entry runs over. */
+  current(): string;
+}
+
+/** How a failed async host call crosses into the isolate. */
+export interface HostErrorWire {
+  name: string;
+  message: string;
 }
 
 /**
  * Host functions, as globals present only while the globals script starts. Kinds:
  *  - "sync": ivm.Callback, called synchronously (a cross-thread hop: keep off the hot path).
  *  - "ignored": ivm.Callback with { ignored: true }: fire-and-forget, returns undefined.
- *  - "async": ivm.Reference to an async host function; call it as
- *    `ref.apply(undefined, args, { arguments: { copy: true }, result: { promise: true, copy: true } })`.
+ *  - "async": ivm.Callback with { ignored: true }, called as (callId, ...args); the host answers
+ *    later through IsolateApi.complete(callId, ok, value). globals/host.ts hides this behind
+ *    plain promise-returning functions.
  */
 export const HOST_GLOBALS = {
   /** (level: "debug"|"info"|"warn"|"error", requestId: string, message: string) => void */
