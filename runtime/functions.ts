@@ -1,0 +1,149 @@
+/**
+ * The functions deployed in this runtime process: the current version of each, verified
+ * before it becomes current. Deploys of one function are serialized; requests already
+ * running on a replaced version finish on it.
+ */
+import { createHash } from "node:crypto";
+import type { Logger } from "./log.ts";
+import { RuntimeError } from "./errors.ts";
+import type { Deployment, EdgeFunction } from "./manifest.ts";
+import { createStackMapper } from "./isolate/stack.ts";
+import type { IsolatePool, PoolEntry } from "./isolate/pool.ts";
+import type { SandboxBinding } from "./isolate/sandbox.ts";
+import type { RequestWire, ResponseWire } from "./isolate/wire.ts";
+
+export interface DeployedFunction {
+  readonly name: string;
+  readonly digest: string;
+  /** Counts deploys of this name in this process, from 1. */
+  readonly version: number;
+  readonly manifest: EdgeFunction;
+  readonly entry: PoolEntry;
+  readonly deployedAt: Date;
+  /** Requests in flight on this version (for limits.concurrency). */
+  inflight: number;
+}
+
+export interface FunctionTableDeps {
+  pool: IsolatePool;
+  logger: Logger;
+  /** Host side of `fetch` from inside a function: egress-checked. */
+  egress(service: string, allow: readonly string[]): (request: RequestWire) => Promise<ResponseWire>;
+  /** Host side of `env.X.fetch()`: calls another function. */
+  callService(caller: string, target: string, request: RequestWire, requestId: string): Promise<ResponseWire>;
+}
+
+export class FunctionTable {
+  private readonly deps: FunctionTableDeps;
+  private readonly current = new Map<string, DeployedFunction>();
+  private readonly versions = new Map<string, number>();
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(deps: FunctionTableDeps) {
+    this.deps = deps;
+  }
+
+  get(name: string): DeployedFunction | undefined {
+    return this.current.get(name);
+  }
+
+  list(): DeployedFunction[] {
+    return [...this.current.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /**
+   * Verifies the deployment (digest, module evaluation in a fresh isolate), then switches.
+   * `verify: false` restores a deployment verified before (after a restart): it loads on
+   * its first request instead, so a restart does not start every isolate at once.
+   */
+  deploy(deployment: Deployment, opts: { verify: boolean } = { verify: true }): Promise<DeployedFunction> {
+    const name = deployment.manifest.metadata.name;
+    return this.serialize(name, async () => {
+      const actual = `sha256:${createHash("sha256").update(deployment.bundle.code, "utf8").digest("hex")}`;
+      if (actual !== deployment.bundle.digest) {
+        throw new RuntimeError("ERR_DIGEST_MISMATCH", `bundle of "${name}" hashes to ${actual}, not ${deployment.bundle.digest}`, {
+          status: 400,
+          hint: "the bundle was changed or truncated in transit: build and deploy again",
+        });
+      }
+      const previous = this.current.get(name);
+      if (previous !== undefined && previous.digest === actual && sameManifest(previous.manifest, deployment.manifest)) {
+        return previous;
+      }
+      const version = (this.versions.get(name) ?? 0) + 1;
+      const fn = this.createVersion(deployment, actual, version);
+      // Verify: the module must evaluate and export a handler before anything switches.
+      if (opts.verify) await this.deps.pool.acquire(fn.entry);
+      this.versions.set(name, version);
+      this.current.set(name, fn);
+      if (previous !== undefined) this.deps.pool.retire(previous.entry.key);
+      this.deps.logger.info({ scope: "runtime:deploy", service: name, version, digest: actual }, `deployed ${name} v${version}`);
+      return fn;
+    });
+  }
+
+  remove(name: string): Promise<boolean> {
+    return this.serialize(name, async () => {
+      const fn = this.current.get(name);
+      if (fn === undefined) return false;
+      this.current.delete(name);
+      this.deps.pool.retire(fn.entry.key);
+      this.deps.logger.info({ scope: "runtime:deploy", service: name }, `removed ${name}`);
+      return true;
+    });
+  }
+
+  private createVersion(deployment: Deployment, digest: string, version: number): DeployedFunction {
+    const { manifest, bundle } = deployment;
+    const name = manifest.metadata.name;
+    const filename = `edgefn://${name}/v${version}/index.js`;
+    const fnLog = this.deps.logger.child({ scope: "fn", service: name });
+    const binding: SandboxBinding = {
+      service: name,
+      cpuMs: manifest.spec.limits.cpuMs,
+      log: (level, requestId, message) => fnLog[level]({ requestId }, message),
+      fetch: this.deps.egress(name, manifest.spec.egress),
+      callService: (target, request, requestId) => {
+        if (!Object.values(manifest.spec.services).includes(target)) {
+          return Promise.reject(new TypeError(`function "${name}" has no service binding to "${target}": add it to spec.services`));
+        }
+        return this.deps.callService(name, target, request, requestId);
+      },
+      mapStack: createStackMapper(filename, bundle.sourceMap),
+    };
+    return {
+      name,
+      digest,
+      version,
+      manifest,
+      deployedAt: new Date(),
+      inflight: 0,
+      entry: {
+        key: `${name}@${version}`,
+        memoryMb: manifest.spec.limits.memoryMb,
+        code: bundle.code,
+        filename,
+        binding,
+        cachedData: undefined,
+      },
+    };
+  }
+
+  private serialize<T>(name: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(name) ?? Promise.resolve();
+    const next = previous.then(task, task);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.queues.set(name, settled);
+    void settled.then(() => {
+      if (this.queues.get(name) === settled) this.queues.delete(name);
+    });
+    return next;
+  }
+}
+
+function sameManifest(a: EdgeFunction, b: EdgeFunction): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

@@ -1,0 +1,135 @@
+/**
+ * Runs one request through a deployed function with its limits: concurrency, wall-clock
+ * timeout (to the response head and between body chunks), and the CPU and memory limits the
+ * sandbox enforces. Used by the HTTP ingress and by service bindings alike.
+ */
+import type { Logger } from "./log.ts";
+import { RuntimeError } from "./errors.ts";
+import type { DeployedFunction } from "./functions.ts";
+import type { IsolatePool } from "./isolate/pool.ts";
+import type { Sandbox } from "./isolate/sandbox.ts";
+import type { ContextWire, EnvWire, RequestWire, ResponseWire } from "./isolate/wire.ts";
+
+export interface InvokeDeps {
+  pool: IsolatePool;
+  site: string;
+  region: string;
+  logger: Logger;
+}
+
+export interface InvokeResult {
+  head: ResponseWire;
+  /** The whole body, a stream of it, or none. */
+  body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array<ArrayBuffer>> | null;
+}
+
+export async function invoke(
+  deps: InvokeDeps,
+  fn: DeployedFunction,
+  request: RequestWire,
+  requestId: string,
+): Promise<InvokeResult> {
+  const { limits } = fn.manifest.spec;
+  if (fn.inflight >= limits.concurrency) {
+    throw new RuntimeError("ERR_CONCURRENCY_LIMIT", `function "${fn.name}" already has ${limits.concurrency} requests in flight`, {
+      status: 503,
+      headers: { "retry-after": "1" },
+      hint: "retry after a moment, or raise spec.limits.concurrency in edgefn.yaml",
+    });
+  }
+  fn.inflight++;
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    fn.inflight--;
+  };
+  const deadline = Date.now() + limits.timeoutMs;
+  let sandbox: Sandbox | undefined;
+  try {
+    sandbox = await withDeadline(deps.pool.acquire(fn.entry), deadline, fn);
+    const ctx: ContextWire = { site: deps.site, region: deps.region, priority: fn.manifest.spec.priority, requestId };
+    const env: EnvWire = { vars: { ...fn.manifest.spec.env }, services: { ...fn.manifest.spec.services } };
+    const head = await withDeadline(sandbox.dispatch(request, ctx, env), deadline, fn);
+    const running = sandbox;
+    const afterwards = () => {
+      finish();
+      if (head.waitUntil === true) {
+        // ctx.waitUntil() work goes on after the response: keep the isolate until it is done.
+        const release = running.hold();
+        void withDeadline(running.settled(requestId), Date.now() + limits.timeoutMs, fn)
+          .catch(() => undefined)
+          .finally(release);
+      }
+    };
+    if (head.stream === null) {
+      afterwards();
+      return { head, body: head.body };
+    }
+    return { head, body: streamBody(running, head.stream, fn, afterwards) };
+  } catch (error) {
+    finish();
+    if (error instanceof RuntimeError && error.code === "ERR_FUNCTION_THREW") {
+      const stack = sandbox?.stackOf(error);
+      deps.logger.error({ scope: "fn", service: fn.name, requestId, code: error.code, stack }, error.message);
+    }
+    throw error;
+  }
+}
+
+/** Reads a streaming body out of the isolate chunk by chunk, as the client reads it. */
+function streamBody(sandbox: Sandbox, stream: number, fn: DeployedFunction, done: () => void): ReadableStream<Uint8Array<ArrayBuffer>> {
+  const release = sandbox.hold();
+  const end = () => {
+    release();
+    done();
+  };
+  const { timeoutMs } = fn.manifest.spec.limits;
+  return new ReadableStream<Uint8Array<ArrayBuffer>>(
+    {
+      async pull(controller) {
+        try {
+          const chunk = await withDeadline(sandbox.pull(stream), Date.now() + timeoutMs, fn);
+          if (chunk === null) {
+            end();
+            controller.close();
+          } else {
+            controller.enqueue(chunk);
+          }
+        } catch (error) {
+          end();
+          controller.error(error);
+        }
+      },
+      cancel() {
+        sandbox.cancel(stream);
+        end();
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+function withDeadline<T>(promise: Promise<T>, deadline: number, fn: DeployedFunction): Promise<T> {
+  const ms = deadline - Date.now();
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      reject(
+        new RuntimeError("ERR_FUNCTION_TIMEOUT", `function "${fn.name}" did not respond within ${fn.manifest.spec.limits.timeoutMs} ms`, {
+          status: 504,
+          hint: "respond sooner (move slow work into ctx.waitUntil), or raise spec.limits.timeoutMs in edgefn.yaml",
+        }),
+      );
+    }, Math.max(0, ms));
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}

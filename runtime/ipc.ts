@@ -1,0 +1,38 @@
+/** Messages between the supervisor and its isolate host worker (over the fork IPC channel). */
+import { z } from "zod";
+import { DeploymentSchema, FunctionNameSchema } from "./manifest.ts";
+
+export const WorkerRequestSchema = z.discriminatedUnion("method", [
+  z.object({
+    id: z.number(),
+    method: z.literal("deploy"),
+    deployment: DeploymentSchema,
+    /** false when replaying deployments already verified, after a worker restart. */
+    verify: z.boolean(),
+  }),
+  z.object({ id: z.number(), method: z.literal("remove"), name: FunctionNameSchema }),
+]);
+export type WorkerRequest = z.output<typeof WorkerRequestSchema>;
+/** A request as the supervisor makes it; it adds the id. */
+export type WorkerCall = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
+
+export const WorkerErrorSchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  hint: z.string().optional(),
+  status: z.number(),
+});
+
+export const WorkerReplySchema = z.union([
+  z.object({
+    id: z.number(),
+    ok: z.literal(true),
+    result: z.union([
+      z.object({ name: z.string(), digest: z.string(), version: z.number() }),
+      z.object({ removed: z.boolean() }),
+    ]),
+  }),
+  z.object({ id: z.number(), ok: z.literal(false), error: WorkerErrorSchema }),
+]);
+export type WorkerReply = z.output<typeof WorkerReplySchema> & { ok: true };
+export type WorkerReplyAny = z.output<typeof WorkerReplySchema>;

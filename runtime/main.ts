@@ -1,0 +1,42 @@
+/**
+ * Process entry of the runtime: environment -> config, start, print the ready line, stop
+ * cleanly on SIGTERM/SIGINT. Configuration: runtime/config.ts.
+ */
+import { enableCompileCache, getCompileCacheDir } from "node:module";
+
+// Before anything else loads: later starts (and isolate host restarts) skip recompiling.
+enableCompileCache();
+const cacheDir = getCompileCacheDir();
+if (cacheDir !== undefined) process.env.NODE_COMPILE_CACHE = cacheDir;
+
+const { ConfigError, parseRuntimeConfig } = await import("./config.ts");
+const { startRuntime } = await import("./index.ts");
+
+let config;
+try {
+  config = parseRuntimeConfig(process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`${error.message}\n`);
+  process.exit(1);
+}
+
+const runtime = await startRuntime(config);
+process.stdout.write(
+  `${JSON.stringify({ event: "ready", port: runtime.port, url: runtime.url, controlPort: runtime.controlPort, controlUrl: runtime.controlUrl, site: config.EDGEFN_SITE, pid: process.pid })}\n`,
+);
+
+let stopping = false;
+const stop = () => {
+  if (stopping) return;
+  stopping = true;
+  runtime.close().then(
+    () => process.exit(0),
+    () => process.exit(1),
+  );
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
+if (config.EDGEFN_STDIN_LIFELINE === "1") {
+  process.stdin.on("end", stop).on("close", stop).resume();
+}

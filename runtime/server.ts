@@ -1,0 +1,158 @@
+/**
+ * The public ingress: `/<function>/<path>` runs the function with the prefix removed from the
+ * URL it sees, and `/healthz` answers while the process is up. No isolate code here.
+ */
+import { Hono, type Context } from "hono";
+import { RuntimeError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import type { FunctionTable } from "./functions.ts";
+import { invoke, type InvokeDeps } from "./invoke.ts";
+import type { HeaderList, RequestWire } from "./isolate/wire.ts";
+
+export interface IngressDeps extends InvokeDeps {
+  functions: FunctionTable;
+  logger: Logger;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/** Names the ingress answers itself; a function cannot be reached at these. */
+export const RESERVED_PATHS = ["healthz"] as const;
+
+type Env = { Variables: { requestId: string } };
+
+export function createIngressApp(deps: IngressDeps): Hono<Env> {
+  const app = new Hono<Env>();
+  const log = deps.logger.child({ scope: "runtime:http" });
+
+  app.use(async (c, next) => {
+    const incoming = c.req.header("x-request-id");
+    const requestId = incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+    c.set("requestId", requestId);
+    await next();
+    c.res.headers.set("x-request-id", requestId);
+    c.res.headers.set("x-edgefn-site", deps.site);
+  });
+
+  app.get("/healthz", (c) => c.json({ status: "ok", site: deps.site, functions: deps.functions.list().length, pid: process.pid }));
+
+  const run = async (c: Context<Env>) => {
+    const started = performance.now();
+    const name = c.req.param("name") ?? "";
+    const requestId = c.get("requestId");
+    let status = 500;
+    try {
+      const response = await runFunction(deps, c.req.raw, name, requestId);
+      status = response.status;
+      return response;
+    } catch (error) {
+      const failure = toRuntimeError(error, log, requestId);
+      status = failure.status;
+      return failure.toResponse(requestId);
+    } finally {
+      const url = new URL(c.req.url);
+      log.info(
+        { method: c.req.method, path: url.pathname, status, ms: Math.round((performance.now() - started) * 10) / 10, service: name, requestId },
+        `${c.req.method} ${url.pathname} ${status}`,
+      );
+    }
+  };
+  app.all("/:name", run);
+  app.all("/:name/*", run);
+
+  app.notFound((c) =>
+    new RuntimeError("ERR_SERVICE_NOT_FOUND", "no function at this path", {
+      status: 404,
+      hint: "call /<function-name>/<path>; list functions with `edgefn ls`",
+    }).toResponse(c.get("requestId")),
+  );
+  return app;
+}
+
+async function runFunction(deps: IngressDeps, request: Request, name: string, requestId: string): Promise<Response> {
+  const fn = deps.functions.get(name);
+  if (fn === undefined) {
+    throw new RuntimeError("ERR_SERVICE_NOT_FOUND", `no function named "${name}" is deployed here`, {
+      status: 404,
+      hint: "check the name with `edgefn ls`, or deploy it",
+    });
+  }
+  if (!fn.manifest.spec.access.public) {
+    throw new RuntimeError("ERR_NOT_PUBLIC", `function "${name}" is not public`, {
+      status: 403,
+      hint: "call it from another function through a service binding, or set spec.access.public: true",
+    });
+  }
+  const body = await readBody(request, fn.manifest.spec.limits.requestBytes, name);
+  const wire: RequestWire = {
+    method: request.method,
+    url: stripPrefix(request.url, name),
+    headers: headerList(request.headers),
+    body,
+  };
+  const { head, body: responseBody } = await invoke(deps, fn, wire, requestId);
+  const headers = new Headers();
+  for (const [key, value] of head.headers) {
+    // Node frames the body itself; a length from the function could disagree with it.
+    if (key === "content-length" || key === "transfer-encoding" || key === "connection") continue;
+    headers.append(key, value);
+  }
+  const nullBody = head.status === 204 || head.status === 304 || request.method === "HEAD" || (head.status >= 100 && head.status < 200);
+  return new Response(nullBody ? null : responseBody, { status: head.status, statusText: head.statusText, headers });
+}
+
+/** `/api/items/1?x=2` for function `api` becomes `/items/1?x=2`. */
+export function stripPrefix(url: string, name: string): string {
+  const parsed = new URL(url);
+  const rest = parsed.pathname.slice(name.length + 1);
+  parsed.pathname = rest === "" ? "/" : rest;
+  return parsed.href;
+}
+
+function headerList(headers: Headers): HeaderList {
+  const list: HeaderList = [];
+  headers.forEach((value, key) => list.push([key, value]));
+  return list;
+}
+
+/** Reads at most `limit` bytes; more is a 413, refused early when content-length says so. */
+async function readBody(request: Request, limit: number, name: string): Promise<Uint8Array<ArrayBuffer> | null> {
+  if (request.body === null || request.method === "GET" || request.method === "HEAD") return null;
+  const tooLarge = () =>
+    new RuntimeError("ERR_BODY_TOO_LARGE", `request body for function "${name}" is larger than ${limit} bytes`, {
+      status: 413,
+      hint: "send a smaller body, or raise spec.limits.requestBytes in edgefn.yaml",
+    });
+  const declared = Number(request.headers.get("content-length") ?? "NaN");
+  if (declared > limit) throw tooLarge();
+  const chunks: Uint8Array<ArrayBuffer>[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value as Uint8Array<ArrayBuffer>);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+function toRuntimeError(error: unknown, log: Logger, requestId: string): RuntimeError {
+  if (error instanceof RuntimeError) return error;
+  log.error({ requestId, err: error }, "unexpected error serving a request");
+  return new RuntimeError("ERR_INTERNAL", "edgefn failed to serve this request", {
+    status: 500,
+    hint: "this is a bug in edgefn; the runtime log has the details",
+    cause: error,
+  });
+}
