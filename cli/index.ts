@@ -1,0 +1,25 @@
+/** The `edgefn` root command. Subcommands load lazily, so `edgefn invoke` never loads esbuild. */
+import { readFileSync } from "node:fs";
+import { defineCommand } from "./command.ts";
+
+const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+
+export const main = defineCommand({
+  meta: {
+    name: "edgefn",
+    version: pkg.version,
+    description: "Build, run and call edge functions: TypeScript in V8 isolates, served over HTTP.",
+    examples: [
+      "edgefn init ./fns/hello",
+      "edgefn dev ./fns --port 8787",
+      "edgefn invoke hello /some/path --url http://127.0.0.1:8787",
+      "edgefn build ./fns/hello --out ./dist",
+    ],
+  },
+  subCommands: {
+    init: () => import("./commands/init.ts").then((m) => m.default),
+    build: () => import("./commands/build.ts").then((m) => m.default),
+    dev: () => import("./commands/dev.ts").then((m) => m.default),
+    invoke: () => import("./commands/invoke.ts").then((m) => m.default),
+  },
+});
