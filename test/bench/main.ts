@@ -1,0 +1,191 @@
+/**
+ * `npm run bench`: edgefn against its baselines in one run, on loopback, same client
+ * settings, interleaved rounds (raw node:http, hono, edgefn serving functions/hello warm),
+ * then cold start over 100 functions and RSS with 1,000 deployed. Prints a table and one
+ * JSON summary line. Exits 0 when targets are missed (they are marked); 1 if it broke.
+ *
+ *   node --no-node-snapshot test/bench/main.ts [--rounds 3] [--duration 4] [--connections 32]
+ *                                             [--cold 100] [--deployed 1000] [--warm 100]
+ */
+import { existsSync } from "node:fs";
+import { availableParallelism, loadavg } from "node:os";
+import { parseArgs } from "node:util";
+import { RUNTIME_MAIN } from "../helpers/runtime.ts";
+import type { RuntimeHandle } from "../helpers/runtime.ts";
+import { BASELINES, startBaseline } from "./baselines.ts";
+import { buildHello, measureColdStart, measureMemory, startEdgefn } from "./edgefn.ts";
+import type { ColdStart, Memory } from "./edgefn.ts";
+import { median, runLoad } from "./load.ts";
+import type { LoadResult } from "./load.ts";
+import { treeCpuMs } from "./proc.ts";
+
+const TARGETS = { throughputRatio: 0.6, coldP50Ms: 5, rssMb: 400 } as const;
+
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "3" },
+    duration: { type: "string", default: "4" },
+    connections: { type: "string", default: "32" },
+    cold: { type: "string", default: "100" },
+    deployed: { type: "string", default: "1000" },
+    warm: { type: "string", default: "100" },
+  },
+});
+const settings = {
+  rounds: Number(args.rounds),
+  durationS: Number(args.duration),
+  connections: Number(args.connections),
+  cold: Number(args.cold),
+  deployed: Number(args.deployed),
+  warm: Number(args.warm),
+};
+
+interface Target {
+  name: string;
+  url: string;
+  pid: number;
+  runs: (LoadResult & { serverCpu: number; clientCpu: number; cpuUsPerRequest: number })[];
+}
+
+interface Summary {
+  rows: { name: string; requestsPerS: number; p50Ms: number; p99Ms: number; serverCpu: number; clientCpu: number; cpuUsPerRequest: number; failures: number }[];
+  ratio: number | null;
+  cold: ColdStart | null;
+  memory: Memory | null;
+  notes: string[];
+}
+
+async function main(): Promise<Summary> {
+  const notes: string[] = [];
+  const stops: (() => Promise<void>)[] = [];
+  const targets: Target[] = [];
+  let edgefn: RuntimeHandle | undefined;
+  const hello = await buildHello();
+  try {
+    for (const kind of BASELINES) {
+      const server = await startBaseline(kind);
+      stops.push(server.stop);
+      targets.push({ name: kind === "raw" ? "raw node:http" : "hono (node-server)", url: `${server.url}/hello/`, pid: server.pid, runs: [] });
+    }
+    if (existsSync(RUNTIME_MAIN)) {
+      edgefn = await startEdgefn();
+      stops.push(edgefn.stop);
+      await edgefn.deploy(hello);
+      targets.push({ name: "edgefn hello", url: `${edgefn.url}/hello/`, pid: edgefn.pid, runs: [] });
+    } else {
+      notes.push("edgefn skipped: runtime/main.ts does not exist yet");
+    }
+
+    progress(`warm-up: 1 s per target`);
+    for (const t of targets) await runLoad(t.url, { connections: settings.connections, durationS: 1 });
+    for (let round = 1; round <= settings.rounds; round++) {
+      for (const t of targets) {
+        progress(`round ${round}/${settings.rounds}: ${t.name} for ${settings.durationS} s`);
+        const cpuBefore = treeCpuMs(t.pid);
+        const clientBefore = process.cpuUsage();
+        const result = await runLoad(t.url, { connections: settings.connections, durationS: settings.durationS });
+        const client = process.cpuUsage(clientBefore);
+        const wallMs = settings.durationS * 1000;
+        const serverCpu = (treeCpuMs(t.pid) - cpuBefore) / wallMs;
+        const clientCpu = (client.user + client.system) / 1000 / wallMs;
+        const cpuUsPerRequest = (serverCpu * wallMs * 1000) / Math.max(1, result.requests);
+        t.runs.push({ ...result, serverCpu, clientCpu, cpuUsPerRequest });
+      }
+    }
+
+    let cold: ColdStart | null = null;
+    if (edgefn) {
+      progress(`cold start: ${settings.cold} functions, first request each`);
+      cold = await measureColdStart(edgefn, hello, settings.cold);
+    }
+    for (const stop of stops.splice(0).reverse()) await stop();
+
+    let memory: Memory | null = null;
+    if (edgefn) {
+      progress(`memory: ${settings.deployed} functions deployed, ${settings.warm} warm (fresh runtime)`);
+      memory = await measureMemory(hello, settings.deployed, settings.warm);
+    }
+
+    const rows = targets.map((t) => ({
+      name: t.name,
+      requestsPerS: median(t.runs.map((r) => r.requestsPerS)),
+      p50Ms: median(t.runs.map((r) => r.p50Ms)),
+      p99Ms: median(t.runs.map((r) => r.p99Ms)),
+      serverCpu: median(t.runs.map((r) => r.serverCpu)),
+      clientCpu: median(t.runs.map((r) => r.clientCpu)),
+      cpuUsPerRequest: median(t.runs.map((r) => r.cpuUsPerRequest)),
+      failures: t.runs.reduce((sum, r) => sum + r.failures, 0),
+    }));
+    if (cold && cold.failures > 0) notes.push(`cold start: ${cold.failures} requests failed, e.g. ${cold.firstFailure}`);
+    if (memory && memory.failures > 0) notes.push(`memory: ${memory.failures} warming requests failed`);
+    const [load1] = loadavg();
+    if (load1! > availableParallelism()) {
+      notes.push(`the machine was busy (load average ${fmt(load1!, 1)} on ${availableParallelism()} CPUs): absolute figures are noise, ratios less so`);
+    }
+    const raw = rows[0]!;
+    if (rows.some((r) => r.clientCpu >= 0.9)) {
+      notes.push("the load generator used >= 90% of a CPU in some runs: it, not the server, may be the limit there, which narrows ratios");
+    }
+    const edge = rows.find((r) => r.name === "edgefn hello");
+    return { rows, ratio: edge ? edge.requestsPerS / raw.requestsPerS : null, cold, memory, notes };
+  } finally {
+    for (const stop of stops.reverse()) await stop();
+  }
+}
+
+function report(s: Summary): void {
+  const mark = (met: boolean) => (met ? "MET" : "MISSED");
+  const out: string[] = [];
+  out.push("", `target                 req/s     p50 ms   p99 ms   server CPU   client CPU   server CPU/req   failures`);
+  for (const r of s.rows) {
+    out.push(
+      `${r.name.padEnd(20)} ${fmt(r.requestsPerS, 0).padStart(8)} ${fmt(r.p50Ms, 2).padStart(9)} ${fmt(r.p99Ms, 2).padStart(8)} ${`${fmt(r.serverCpu * 100, 0)}%`.padStart(12)} ${`${fmt(r.clientCpu * 100, 0)}%`.padStart(12)} ${`${fmt(r.cpuUsPerRequest, 0)} µs`.padStart(16)} ${String(r.failures).padStart(10)}`,
+    );
+  }
+  out.push("");
+  if (s.ratio !== null) {
+    out.push(`warm throughput edgefn/raw: ${fmt(s.ratio, 2)}x   (target >= ${TARGETS.throughputRatio}x)  ${mark(s.ratio >= TARGETS.throughputRatio)}`);
+    const hono = s.rows[1];
+    if (hono) out.push(`                 hono/raw:   ${fmt(hono.requestsPerS / s.rows[0]!.requestsPerS, 2)}x`);
+    const edge = s.rows.at(-1)!;
+    out.push(`server CPU per request edgefn/raw: ${fmt(edge.cpuUsPerRequest / s.rows[0]!.cpuUsPerRequest, 1)}x   (less sensitive to a busy machine than req/s)`);
+  }
+  if (s.cold) {
+    out.push(
+      `cold start, ${s.cold.functions} functions: p50 ${fmt(s.cold.p50Ms, 2)} ms, p99 ${fmt(s.cold.p99Ms, 2)} ms (warm p50 ${fmt(s.cold.warmP50Ms, 2)} ms)   (target p50 <= ${TARGETS.coldP50Ms} ms)  ${mark(s.cold.p50Ms <= TARGETS.coldP50Ms)}`,
+    );
+  }
+  if (s.memory) {
+    const m = s.memory;
+    out.push(
+      `RSS, runtime process tree: idle ${fmt(m.idleMb, 0)} MB, ${m.deployed} deployed ${fmt(m.deployedMb, 0)} MB, ${m.warm} of them warm ${fmt(m.warmMb, 0)} MB   (target <= ${TARGETS.rssMb} MB)  ${mark(m.warmMb <= TARGETS.rssMb)}`,
+    );
+  }
+  for (const note of s.notes) out.push(`note: ${note}`);
+  out.push("");
+  process.stdout.write(`${out.join("\n")}\n`);
+  const json = {
+    bench: "edgefn",
+    node: process.version,
+    cpus: availableParallelism(),
+    loadavg: loadavg(),
+    settings,
+    targets: TARGETS,
+    ...s,
+  };
+  process.stdout.write(`${JSON.stringify(json)}\n`);
+}
+
+function fmt(n: number, digits: number): string {
+  return Number.isFinite(n) ? n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : "n/a";
+}
+
+function progress(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+progress(`${availableParallelism()} CPUs, node ${process.version}; autocannon ${settings.connections} connections x ${settings.durationS} s, ${settings.rounds} rounds, medians`);
+main().then(report, (err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
