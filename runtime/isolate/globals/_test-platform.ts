@@ -1,15 +1,13 @@
 /**
  * Test helper: bundles platform.ts alone (as globals-script.ts bundles the whole globals
  * script, minified) and runs it in a real isolated-vm context with the bridge's host
- * functions, so the platform tests do not depend on fetch.ts. Async host calls follow the
- * sandbox's protocol (wire.ts): an ignored callback taking a call id, answered through the
- * script's `complete`.
+ * functions, so the platform tests do not depend on fetch.ts.
  */
 import ivm from "isolated-vm";
-import { build } from "esbuild";
+import { bundleGlobals } from "../globals-script.ts";
 import { fileURLToPath } from "node:url";
 import { createBridge, type Bridge, type BridgeOptions, type LogLevel } from "../bridge.ts";
-import { HOST_GLOBALS, type ResponseWire } from "../wire.ts";
+import type { ResponseWire } from "../wire.ts";
 
 const DIR = fileURLToPath(new URL(".", import.meta.url));
 
@@ -27,19 +25,7 @@ let script: Promise<string> | undefined;
 
 /** The platform-only globals script, built once per test process. */
 export function platformScript(): Promise<string> {
-  script ??= build({
-    stdin: { contents: ENTRY, resolveDir: DIR, loader: "ts", sourcefile: "platform-entry.ts" },
-    bundle: true,
-    write: false,
-    format: "iife",
-    globalName: "__edgefnGlobals",
-    platform: "neutral",
-    mainFields: ["module", "main"],
-    target: "es2023",
-    minify: true,
-    legalComments: "none",
-    logLevel: "silent",
-  }).then((r) => `(function(){${r.outputFiles[0]!.text};return __edgefnGlobals.default;})()`);
+  script ??= bundleGlobals({ contents: ENTRY, resolveDir: DIR });
   return script;
 }
 
@@ -67,7 +53,7 @@ export interface TestIsolate {
 
 const noResponse = (): Promise<ResponseWire> => Promise.reject(new Error("no network in platform tests"));
 
-export async function createTestIsolate(options: Partial<BridgeOptions> & { memoryLimit?: number } = {}): Promise<TestIsolate> {
+export async function createTestIsolate(options: Partial<Omit<BridgeOptions, "complete">> & { memoryLimit?: number } = {}): Promise<TestIsolate> {
   const isolate = new ivm.Isolate({ memoryLimit: options.memoryLimit ?? 64 });
   const context = await isolate.createContext();
   const logs: LogLine[] = [];
@@ -77,6 +63,7 @@ export async function createTestIsolate(options: Partial<BridgeOptions> & { memo
   let complete: ivm.Reference<(callId: number, ok: boolean, value: unknown) => void> | undefined;
   const bridge = createBridge({
     service: "test",
+    logLevel: "debug",
     log: (level, requestId, message) => logs.push({ level, requestId, message }),
     fetch: noResponse,
     callService: noResponse,
@@ -85,27 +72,10 @@ export async function createTestIsolate(options: Partial<BridgeOptions> & { memo
       fire?.apply(undefined, [id]).catch((error: unknown) => timerErrors.push(error));
     },
     ...options,
+    // The isolate may be gone by the time the host answers.
+    complete: (callId, ok, value) => void complete?.apply(undefined, [callId, ok, value], { arguments: { copy: true } }).catch(() => {}),
   });
-  const asyncGlobal = (fn: (...args: never[]) => Promise<unknown>) =>
-    new ivm.Callback(
-      (callId: number, ...args: never[]) => {
-        const answer = (ok: boolean, value: unknown) =>
-          // The isolate may be gone by the time the host answers.
-          complete?.apply(undefined, [callId, ok, value], { arguments: { copy: true } }).catch(() => {});
-        fn(...args).then(
-          (value) => answer(true, value),
-          (error: Error) => answer(false, { name: error.name, message: error.message }),
-        );
-      },
-      { ignored: true },
-    );
-  const globals = {
-    ...bridge.globals,
-    [HOST_GLOBALS.subtle]: asyncGlobal(bridge.subtle),
-    [HOST_GLOBALS.fetch]: asyncGlobal(noResponse),
-    [HOST_GLOBALS.service]: asyncGlobal(noResponse),
-  };
-  for (const [name, value] of Object.entries(globals)) await context.global.set(name, value);
+  for (const [name, value] of Object.entries(bridge.globals)) await context.global.set(name, value);
   const code = await platformScript();
   const api = (await isolate.compileScriptSync(code).run(context, { reference: true })) as ivm.Reference<Record<string, unknown>>;
   fire = (await api.get("fireTimer", { reference: true })) as ivm.Reference<(id: number) => void>;
