@@ -14,7 +14,6 @@ import { createLogger } from "./log.ts";
 import { createIngressApp } from "./server.ts";
 import { createEgressFetch } from "./isolate/egress.ts";
 import { globalsScript } from "./isolate/globals-script.ts";
-import { createHostFunctions } from "./isolate/host-functions.ts";
 import { IsolatePool } from "./isolate/pool.ts";
 import type { ResponseWire } from "./isolate/wire.ts";
 import { WorkerRequestSchema, type WorkerReply, type WorkerReplyAny, type WorkerRequest } from "./ipc.ts";
@@ -24,7 +23,7 @@ const logger = createLogger(config.EDGEFN_LOG).child({ site: config.EDGEFN_SITE 
 
 const pool = new IsolatePool({
   globalsScript: await globalsScript(),
-  hostFunctions: createHostFunctions,
+  logLevel: config.EDGEFN_LOG,
   maxWarm: config.EDGEFN_MAX_WARM,
   idleMs: config.EDGEFN_IDLE_MS,
   spares: config.EDGEFN_SPARES,

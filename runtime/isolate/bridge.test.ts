@@ -1,18 +1,29 @@
 import ivm from "isolated-vm";
 import { afterEach, describe, expect, it } from "vitest";
 import { createBridge, MAX_LOG_CHARS, MAX_TIMERS, type Bridge, type BridgeOptions } from "./bridge.ts";
-import { HOST_GLOBALS } from "./wire.ts";
+import { HOST_GLOBALS, type RequestWire, type ResponseWire } from "./wire.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const noNetwork = () => Promise.reject(new Error("no network"));
+const REQUEST: RequestWire = { method: "GET", url: "https://example.com/", headers: [], body: null };
+const RESPONSE: ResponseWire = { status: 200, statusText: "OK", headers: [["x-a", "1"]], body: null, stream: null };
+
+interface Completion {
+  ok: boolean;
+  value: unknown;
+}
 
 interface Harness {
   bridge: Bridge;
   context: ivm.Context;
   fired: number[];
   logs: string[];
+  /** Every `complete` the bridge made, by call id. */
+  completed: Map<number, Completion>;
   /** Runs code in a bare context that has only the host globals. */
   run(code: string): Promise<unknown>;
+  /** Starts an async host call from inside the context; resolves with how the bridge completed it. */
+  call(name: "subtle" | "fetch" | "service", ...args: unknown[]): Promise<Completion>;
 }
 
 const open: (() => void)[] = [];
@@ -25,12 +36,19 @@ async function harness(options: Partial<BridgeOptions> = {}): Promise<Harness> {
   const context = await isolate.createContext();
   const fired: number[] = [];
   const logs: string[] = [];
+  const completed = new Map<number, Completion>();
+  const waiting = new Map<number, (completion: Completion) => void>();
   const bridge = createBridge({
     service: "hello",
+    logLevel: "debug",
     log: (level, requestId, message) => logs.push(`${level}|${requestId}|${message}`),
     fetch: noNetwork,
     callService: noNetwork,
     fireTimer: (id) => fired.push(id),
+    complete: (callId, ok, value) => {
+      completed.set(callId, { ok, value });
+      waiting.get(callId)?.({ ok, value });
+    },
     ...options,
   });
   for (const [name, value] of Object.entries(bridge.globals)) await context.global.set(name, value);
@@ -38,17 +56,66 @@ async function harness(options: Partial<BridgeOptions> = {}): Promise<Harness> {
     bridge.dispose();
     isolate.dispose();
   });
-  return { bridge, context, fired, logs, run: (code) => context.eval(code, { copy: true }) };
+  let nextCallId = 1;
+  return {
+    bridge,
+    context,
+    fired,
+    logs,
+    completed,
+    run: (code) => context.eval(code, { copy: true }),
+    async call(name, ...args) {
+      const callId = nextCallId++;
+      const done = new Promise<Completion>((resolve) => waiting.set(callId, resolve));
+      const started = await context.evalClosure(`return ${HOST_GLOBALS[name]}($0, ...$1)`, [callId, args], { arguments: { copy: true }, result: { copy: true } });
+      expect(started).toBeUndefined(); // async globals answer only through complete
+      return done;
+    },
+  };
 }
 
 describe("createBridge", () => {
   it("provides every HOST_GLOBALS name, with the kind wire.ts gives it", async () => {
-    const { bridge } = await harness();
+    const { bridge } = await harness({ logLevel: "warn" });
     expect(Object.keys(bridge.globals).sort()).toEqual(Object.values(HOST_GLOBALS).sort());
-    for (const name of ["subtle", "fetch", "service"] as const) expect(bridge.globals[HOST_GLOBALS[name]]).toBeInstanceOf(ivm.Reference);
-    for (const name of ["log", "random", "domainToASCII", "textDecode", "setTimer", "clearTimer"] as const) {
+    for (const name of ["log", "random", "domainToASCII", "textDecode", "subtle", "fetch", "service", "setTimer", "clearTimer"] as const) {
       expect(bridge.globals[HOST_GLOBALS[name]]).toBeInstanceOf(ivm.Callback);
     }
+    expect(bridge.globals[HOST_GLOBALS.logLevel]).toBe("warn");
+  });
+
+  it("answers fetch and service through complete, with the call id and the value", async () => {
+    const seen: unknown[] = [];
+    const h = await harness({
+      fetch: async (request, requestId) => {
+        seen.push(["fetch", request.url, requestId]);
+        return RESPONSE;
+      },
+      callService: async (target, request, requestId) => {
+        seen.push(["service", target, request.method, requestId]);
+        return { ...RESPONSE, status: 201 };
+      },
+    });
+    expect(await h.call("fetch", REQUEST, "req-1")).toEqual({ ok: true, value: RESPONSE });
+    expect(await h.call("service", "orders", REQUEST, "req-2")).toEqual({ ok: true, value: { ...RESPONSE, status: 201 } });
+    expect(seen).toEqual([
+      ["fetch", "https://example.com/", "req-1"],
+      ["service", "orders", "GET", "req-2"],
+    ]);
+    expect([...h.completed.keys()]).toEqual([1, 2]);
+  });
+
+  it("answers failures as { name, message }, plain Errors and non-Errors as TypeError, synchronous throws too", async () => {
+    const h = await harness({
+      fetch: () => Promise.reject(new Error("fetch to evil.example:443 is not allowed")),
+      callService: (target) => {
+        if (target === "sync") throw new RangeError("thrown before any promise");
+        return Promise.reject("a string");
+      },
+    });
+    expect(await h.call("fetch", REQUEST, "r")).toEqual({ ok: false, value: { name: "TypeError", message: "fetch to evil.example:443 is not allowed" } });
+    expect(await h.call("service", "sync", REQUEST, "r")).toEqual({ ok: false, value: { name: "RangeError", message: "thrown before any promise" } });
+    expect(await h.call("service", "other", REQUEST, "r")).toEqual({ ok: false, value: { name: "TypeError", message: "a string" } });
   });
 
   it("timers fire in order of their delay, then of setting; cleared ones never fire", async () => {
@@ -67,18 +134,18 @@ describe("createBridge", () => {
     expect(h.fired).toEqual([1]);
   });
 
-  it("dispose clears pending timers and answers later calls with nothing", async () => {
-    const h = await harness();
+  it("dispose clears pending timers and answers calls in flight, and later ones, with nothing", async () => {
+    let answer: ((response: ResponseWire) => void) | undefined;
+    const h = await harness({ fetch: () => new Promise((resolve) => (answer = resolve)) });
     await h.run(`${HOST_GLOBALS.setTimer}(1, 20); ${HOST_GLOBALS.setTimer}(2, 25);`);
+    void h.call("fetch", REQUEST, "r");
     await sleep(5);
     h.bridge.dispose();
+    answer?.(RESPONSE);
+    void h.call("subtle", "digest", ["SHA-256", new Uint8Array(1)]);
     await sleep(50);
     expect(h.fired).toEqual([]);
-    expect(await h.bridge.subtle("digest", ["SHA-256", new Uint8Array(1)])).toEqual({
-      ok: false,
-      name: "OperationError",
-      message: "The function's isolate was disposed",
-    });
+    expect(h.completed.size).toBe(0);
   });
 
   it(`caps pending timers at ${MAX_TIMERS} per isolate and says so once`, async () => {
@@ -111,19 +178,26 @@ describe("createBridge", () => {
   });
 });
 
-describe("bridge.subtle", () => {
+describe("the subtle host global", () => {
+  /** A subtle call's result: it always completes ok, with { ok, value } or { ok: false, name, message } as data. */
+  const subtle = async (h: Harness, op: string, args: unknown[]) => {
+    const completion = await h.call("subtle", op, args);
+    expect(completion.ok).toBe(true);
+    return completion.value;
+  };
+
   it("keeps keys by id, and forgets released ones", async () => {
-    const { bridge } = await harness();
-    const made = (await bridge.subtle("importKey", ["raw", new Uint8Array(16), { name: "AES-GCM" }, true, ["encrypt"]])) as {
+    const h = await harness();
+    const made = (await subtle(h, "importKey", ["raw", new Uint8Array(16), { name: "AES-GCM" }, true, ["encrypt"]])) as {
       ok: true;
       value: { id: number; type: string; algorithm: object; usages: string[]; extractable: boolean };
     };
     expect(made.ok).toBe(true);
     expect(made.value).toMatchObject({ type: "secret", algorithm: { name: "AES-GCM", length: 128 }, usages: ["encrypt"], extractable: true });
-    const exported = (await bridge.subtle("exportKey", ["raw", made.value.id])) as { ok: true; value: ArrayBuffer };
+    const exported = (await subtle(h, "exportKey", ["raw", made.value.id])) as { ok: true; value: ArrayBuffer };
     expect(new Uint8Array(exported.value)).toEqual(new Uint8Array(16));
-    expect(await bridge.subtle("release", [[made.value.id]])).toEqual({ ok: true, value: undefined });
-    expect(await bridge.subtle("exportKey", ["raw", made.value.id])).toEqual({
+    expect(await subtle(h, "release", [[made.value.id]])).toEqual({ ok: true, value: undefined });
+    expect(await subtle(h, "exportKey", ["raw", made.value.id])).toEqual({
       ok: false,
       name: "InvalidAccessError",
       message: "The key is not known to this isolate",
@@ -131,8 +205,8 @@ describe("bridge.subtle", () => {
   });
 
   it("turns failures into data that keeps Node's error name", async () => {
-    const { bridge } = await harness();
-    expect(await bridge.subtle("digest", ["MD5", new Uint8Array(1)])).toMatchObject({ ok: false, name: "NotSupportedError" });
-    expect(await bridge.subtle("frobnicate", [])).toEqual({ ok: false, name: "NotSupportedError", message: "Unknown operation: frobnicate" });
+    const h = await harness();
+    expect(await subtle(h, "digest", ["MD5", new Uint8Array(1)])).toMatchObject({ ok: false, name: "NotSupportedError" });
+    expect(await subtle(h, "frobnicate", [])).toEqual({ ok: false, name: "NotSupportedError", message: "Unknown operation: frobnicate" });
   });
 });

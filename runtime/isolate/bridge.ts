@@ -1,38 +1,41 @@
 /**
  * The host side of HOST_GLOBALS (wire.ts): the only functions user code can reach, one set
- * per isolate. Values cross as copies; nothing returned here may alias host memory (a Node
- * Buffer can be a slice of a shared pool, and copying a view copies its whole buffer).
+ * per context, and the one place that makes them. Values cross as copies; nothing returned
+ * here may alias host memory (a Node Buffer can be a slice of a shared pool, and copying a
+ * view copies its whole buffer).
  */
 import ivm from "isolated-vm";
 import { webcrypto } from "node:crypto";
 import { domainToASCII } from "node:url";
-import { HOST_GLOBALS, type HostGlobal, type RequestWire, type ResponseWire } from "./wire.ts";
+import { HOST_GLOBALS, type HostErrorWire, type HostGlobal, type RequestWire, type ResponseWire } from "./wire.ts";
 import { runSubtle, type SubtleKeys } from "./bridge-subtle.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
 export interface BridgeOptions {
-  /** The function's service name; used in the host's own error lines. */
+  /** The function's service name, for the host's own error lines; read when one is written. */
   service: string;
+  /** Lowest console level kept ("debug".."error", "silent"): the isolate skips lower ones. */
+  logLevel: string;
   /** One console line of user code. */
   log: (level: LogLevel, requestId: string, message: string) => void;
+  /** Timer `id` is due: call IsolateApi.fireTimer(id). */
+  fireTimer: (id: number) => void;
   /** Egress-checked fetch for the function. */
   fetch: (request: RequestWire, requestId: string) => Promise<ResponseWire>;
   /** A call to a bound service over the VAN (`env.X.fetch`). */
   callService: (target: string, request: RequestWire, requestId: string) => Promise<ResponseWire>;
-  /** Timer `id` is due: call IsolateApi.fireTimer(id). */
-  fireTimer: (id: number) => void;
+  /**
+   * An async host call finished: call IsolateApi.complete(callId, ok, value). A failure's
+   * value is a HostErrorWire. Not called once the bridge is disposed.
+   */
+  complete: (callId: number, ok: boolean, value: unknown) => void;
 }
 
 export interface Bridge {
   /** Keyed by HOST_GLOBALS names: set each on the context's global before the globals script. */
-  globals: Record<string, ivm.Callback | ivm.Reference>;
-  /**
-   * The subtle operation itself (also in `globals` as a Reference), for a sandbox that makes
-   * its own async globals. Never rejects: failures resolve to { ok: false, name, message }.
-   */
-  subtle: (op: string, args: unknown[]) => Promise<unknown>;
-  /** Clears pending timers and crypto keys; later host calls do nothing. */
+  globals: Record<string, ivm.Callback | string>;
+  /** Clears pending timers and crypto keys; later host calls do nothing and answer nothing. */
   dispose(): void;
 }
 
@@ -106,33 +109,44 @@ export function createBridge(opts: BridgeOptions): Bridge {
     timers.delete(id as number);
   };
 
-  const subtle = (op: string, args: unknown[]) => runSubtle(keys, op, args, () => disposed);
+  /** An "async" global (wire.ts): started with a call id, answered later through `complete`. */
+  const asyncGlobal = (run: (...args: unknown[]) => Promise<unknown>): ivm.Callback =>
+    new ivm.Callback(
+      (callId: unknown, ...args: unknown[]) => {
+        if (disposed || typeof callId !== "number") return;
+        // A synchronous throw (no function bound yet, say) is answered like a rejection.
+        new Promise<unknown>((resolve) => resolve(run(...args))).then(
+          (value) => {
+            if (!disposed) opts.complete(callId, true, value);
+          },
+          (error: unknown) => {
+            if (!disposed) opts.complete(callId, false, toHostError(error));
+          },
+        );
+      },
+      { ignored: true },
+    );
 
-  const references: ivm.Reference[] = [];
-  const reference = <T>(fn: T): ivm.Reference => {
-    const ref = new ivm.Reference(fn);
-    references.push(ref);
-    return ref;
-  };
-
-  const values: Record<HostGlobal, ivm.Callback | ivm.Reference> = {
+  const values: Record<HostGlobal, ivm.Callback | string> = {
     log: new ivm.Callback(log, { ignored: true }),
     random: new ivm.Callback(random),
     domainToASCII: new ivm.Callback((domain: unknown) => domainToASCII(String(domain))),
     textDecode: new ivm.Callback(textDecode),
-    subtle: reference(subtle),
-    fetch: reference((request: RequestWire, requestId: string) => opts.fetch(request, requestId)),
-    service: reference((target: string, request: RequestWire, requestId: string) => opts.callService(target, request, requestId)),
+    // Never rejects: globals/crypto.ts reads { ok, value } or { ok: false, name, message }, so a
+    // DOMException's name (OperationError, DataError...) survives the crossing.
+    subtle: asyncGlobal((op, args) => runSubtle(keys, String(op), args as unknown[], () => disposed)),
+    fetch: asyncGlobal((request, requestId) => opts.fetch(request as RequestWire, String(requestId))),
+    service: asyncGlobal((target, request, requestId) => opts.callService(String(target), request as RequestWire, String(requestId))),
     setTimer: new ivm.Callback(setTimer, { ignored: true }),
     clearTimer: new ivm.Callback(clearTimer, { ignored: true }),
+    logLevel: opts.logLevel,
   };
 
-  const globals: Record<string, ivm.Callback | ivm.Reference> = {};
+  const globals: Record<string, ivm.Callback | string> = {};
   for (const name of Object.keys(HOST_GLOBALS) as HostGlobal[]) globals[HOST_GLOBALS[name]] = values[name];
 
   return {
     globals,
-    subtle,
     dispose() {
       if (disposed) return;
       disposed = true;
@@ -140,7 +154,12 @@ export function createBridge(opts: BridgeOptions): Bridge {
       timers.clear();
       keys.clear();
       decoders.clear();
-      for (const ref of references) ref.release();
     },
   };
+}
+
+/** Fetch failures are TypeErrors in the Web platform, so a plain Error crosses as one. */
+function toHostError(error: unknown): HostErrorWire {
+  if (error instanceof Error) return { name: error.name === "Error" ? "TypeError" : error.name, message: error.message };
+  return { name: "TypeError", message: String(error) };
 }

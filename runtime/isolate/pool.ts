@@ -5,7 +5,7 @@
  * evaluates the function's module.
  */
 import type ivm from "isolated-vm";
-import { Sandbox, type HostFunctionsFactory, type SandboxBinding } from "./sandbox.ts";
+import { Sandbox, type SandboxBinding } from "./sandbox.ts";
 
 /** One deployed function version, as the pool sees it. */
 export interface PoolEntry {
@@ -21,7 +21,8 @@ export interface PoolEntry {
 
 export interface PoolOptions {
   globalsScript: string;
-  hostFunctions: HostFunctionsFactory;
+  /** The runtime's log level: console calls below it cost nothing. */
+  logLevel: string;
   /** Warm sandboxes kept at most (busy ones are never evicted). */
   maxWarm: number;
   /** A sandbox idle this long is disposed. */
@@ -112,17 +113,13 @@ export class IsolatePool {
     // Refill after this request has had its turn, not before it.
     setImmediate(() => this.refill());
     if (spare !== undefined) return spare;
-    return Sandbox.create({ memoryMb, globalsScript: this.opts.globalsScript, hostFunctions: this.opts.hostFunctions });
+    return Sandbox.create({ memoryMb, ...this.sandboxOptions() });
   }
 
   private refill(): void {
     if (this.refilling || this.closed || this.spares.length >= this.opts.spares) return;
     this.refilling = true;
-    Sandbox.create({
-      memoryMb: this.opts.spareMemoryMb,
-      globalsScript: this.opts.globalsScript,
-      hostFunctions: this.opts.hostFunctions,
-    })
+    Sandbox.create({ memoryMb: this.opts.spareMemoryMb, ...this.sandboxOptions() })
       .then(
         (sandbox) => {
           if (this.closed) sandbox.dispose();
@@ -134,6 +131,10 @@ export class IsolatePool {
         this.refilling = false;
         if (this.spares.length < this.opts.spares) setImmediate(() => this.refill());
       });
+  }
+
+  private sandboxOptions() {
+    return { globalsScript: this.opts.globalsScript, logLevel: this.opts.logLevel };
   }
 
   /** Past maxWarm, dispose least recently used sandboxes that have no request in flight. */

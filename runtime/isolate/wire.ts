@@ -4,7 +4,7 @@
  * script). Only plain, structured-cloneable values cross; no imports, types only.
  *
  * Start-up, per context:
- *  1. The host sets each global named in HOST_GLOBALS (ivm.Callback / ivm.Reference values).
+ *  1. The host sets each global named in HOST_GLOBALS (ivm.Callback values, and one string).
  *  2. The host evaluates the globals script. It captures and deletes those globals (user code
  *     never sees them), installs the Web APIs on globalThis, and its completion value is the
  *     IsolateApi object, which the host keeps as a Reference.
@@ -123,5 +123,7 @@ export const HOST_GLOBALS = {
   setTimer: "__edgefnHostSetTimer",
   /** ignored (id: number) => void */
   clearTimer: "__edgefnHostClearTimer",
+  /** a string, not a function: the lowest console level the host keeps ("debug".."error", "silent") */
+  logLevel: "__edgefnHostLogLevel",
 } as const;
 export type HostGlobal = keyof typeof HOST_GLOBALS;

@@ -1,13 +1,11 @@
 /**
  * Test helper: a real isolate with the globals script, without the runtime's sandbox. Host
- * functions are simple Node implementations; tests replace fetch/service as they need.
+ * functions are the bridge's; tests replace fetch/service as they need.
  */
 import ivm from "isolated-vm";
-import { randomFillSync } from "node:crypto";
-import { domainToASCII } from "node:url";
-import { TextDecoder as NodeTextDecoder } from "node:util";
+import { createBridge } from "../bridge.ts";
 import { globalsScript } from "../globals-script.ts";
-import { HOST_GLOBALS, type ContextWire, type EnvWire, type RequestWire, type ResponseWire } from "../wire.ts";
+import type { ContextWire, EnvWire, RequestWire, ResponseWire } from "../wire.ts";
 
 export interface LogLine {
   level: string;
@@ -44,47 +42,23 @@ export async function createTestIsolate(options: TestHostOptions = {}): Promise<
   const isolate = new ivm.Isolate({ memoryLimit: options.memoryLimit ?? 64 });
   const context = await isolate.createContext();
   const logs: LogLine[] = [];
-  const timers = new Map<number, NodeJS.Timeout>();
-  let disposed = false;
-  // Set once the globals script has returned the API; timers fire through it.
+  // Set once the globals script has returned the API; timers and async host calls enter through it.
   let fireTimer: ivm.Reference<(id: number) => void> | undefined;
+  let complete: ivm.Reference<(callId: number, ok: boolean, value: unknown) => void> | undefined;
 
   const unavailable = async (): Promise<never> => {
     throw new Error("this test host has no such function");
   };
-  // Async host functions: fire-and-forget (callId, ...args); answered through api.complete.
-  let complete: ivm.Reference<(callId: number, ok: boolean, value: unknown) => void> | undefined;
-  const asyncHost = (fn: (...args: never[]) => Promise<unknown>) =>
-    new ivm.Callback((callId: number, ...args: unknown[]) => {
-      (fn as (...a: unknown[]) => Promise<unknown>)(...args).then(
-        (value) => ({ ok: true, value }),
-        (error: unknown) => ({ ok: false, value: { name: (error as Error).name ?? "Error", message: (error as Error).message ?? String(error) } }),
-      ).then(({ ok, value }) => {
-        if (!disposed) void complete!.apply(undefined, [callId, ok, value], { arguments: { copy: true } }).catch(() => {});
-      });
-    }, { ignored: true });
-  const g = context.global;
-  const set = (name: string, value: unknown) => g.setSync(name, value);
-  set(HOST_GLOBALS.log, new ivm.Callback((level: string, requestId: string, message: string) => {
-    logs.push({ level, requestId, message });
-  }, { ignored: true }));
-  set(HOST_GLOBALS.random, new ivm.Callback((length: number) => new ivm.ExternalCopy(randomFillSync(new Uint8Array(length))).copyInto()));
-  set(HOST_GLOBALS.domainToASCII, new ivm.Callback((domain: string) => domainToASCII(domain)));
-  set(HOST_GLOBALS.textDecode, new ivm.Callback((bytes: Uint8Array, label: string, fatal: boolean) => new NodeTextDecoder(label, { fatal }).decode(bytes)));
-  set(HOST_GLOBALS.subtle, asyncHost(unavailable));
-  set(HOST_GLOBALS.fetch, asyncHost(options.fetch ?? unavailable));
-  set(HOST_GLOBALS.service, asyncHost(options.service ?? unavailable));
-  set(HOST_GLOBALS.setTimer, new ivm.Callback((id: number, ms: number) => {
-    clearTimeout(timers.get(id));
-    timers.set(id, setTimeout(() => {
-      timers.delete(id);
-      if (!disposed) fireTimer?.applyIgnored(undefined, [id]);
-    }, ms));
-  }, { ignored: true }));
-  set(HOST_GLOBALS.clearTimer, new ivm.Callback((id: number) => {
-    clearTimeout(timers.get(id));
-    timers.delete(id);
-  }, { ignored: true }));
+  const bridge = createBridge({
+    service: "test",
+    logLevel: "debug",
+    log: (level, requestId, message) => logs.push({ level, requestId, message }),
+    fireTimer: (id) => fireTimer?.applyIgnored(undefined, [id]),
+    fetch: options.fetch ?? unavailable,
+    callService: options.service ?? unavailable,
+    complete: (callId, ok, value) => void complete?.apply(undefined, [callId, ok, value], { arguments: { copy: true } }).catch(() => {}),
+  });
+  for (const [name, value] of Object.entries(bridge.globals)) context.global.setSync(name, value);
 
   const api = (await context.eval(await globalsScript(), { reference: true })) as ivm.Reference<Record<string, unknown>>;
   const method = (name: string) => api.getSync(name, { reference: true }) as ivm.Reference<(...args: unknown[]) => unknown>;
@@ -144,8 +118,7 @@ export async function createTestIsolate(options: TestHostOptions = {}): Promise<
       return { ...response, text: Buffer.from(bytes).toString("utf8") };
     },
     dispose() {
-      disposed = true;
-      for (const timer of timers.values()) clearTimeout(timer);
+      bridge.dispose();
       if (!isolate.isDisposed) isolate.dispose();
     },
   };

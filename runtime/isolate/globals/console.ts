@@ -24,6 +24,7 @@ export function createConsole(host: Host) {
   // A log call must not fail the request: a value that cannot be formatted (a revoked Proxy,
   // a throwing toString or custom inspect) is logged as a note instead of throwing.
   const safely = (level: Level, render: () => string) => {
+    if (!host.logs(level)) return; // formatting costs more than the call: skip both
     let text: string;
     try {
       text = render();

@@ -1,5 +1,5 @@
 /**
- * Inside the isolate: TextEncoder and TextDecoder (WHATWG Encoding). UTF-8, UTF-16LE/BE,
+ * Inside the isolate: TextEncoder and TextDecoder (WHATWG Encoding). UTF-8 (utf8.ts), UTF-16LE/BE,
  * windows-1252 (what "latin1"/"ascii" mean there) and x-user-defined are decoded here in plain
  * JS; other legacy encodings go to the host (`host.textDecode`, Node's ICU decoder) once per
  * call. Those are stateless on the host, so a multi-byte legacy encoding decoded with
@@ -7,6 +7,7 @@
  */
 import type { Host } from "./host.ts";
 import { toBytes } from "./bytes.ts";
+import { EncodingError, Utf8Decoder, encodeUtf8, encodeUtf8Into } from "./utf8.ts";
 
 const REPLACEMENT = 0xfffd;
 const CHUNK = 0x2000;
@@ -14,13 +15,6 @@ const CHUNK = 0x2000;
 /** Pure-JS encoder and decoder states: each call takes bytes and says whether more follow. */
 interface Decoder {
   decode(bytes: Uint8Array, stream: boolean): string;
-}
-
-export class EncodingError extends TypeError {
-  constructor(encoding: string) {
-    super(`The encoded data was not valid for encoding ${encoding}`);
-    (this as { code?: string }).code = "ERR_ENCODING_INVALID_ENCODED_DATA";
-  }
 }
 
 /** Appends UTF-16 code units and turns them into a string in chunks (apply() has a limit). */
@@ -38,101 +32,6 @@ class Units {
       this.n = 0;
     }
     return this.out;
-  }
-}
-
-/** The Encoding Standard's UTF-8 decoder, keeping an incomplete sequence across calls. */
-export class Utf8Decoder implements Decoder {
-  fatal: boolean;
-  #cp = 0;
-  #seen = 0;
-  #needed = 0;
-  #lower = 0x80;
-  #upper = 0xbf;
-
-  constructor(fatal = false) {
-    this.fatal = fatal;
-  }
-
-  decode(bytes: Uint8Array, stream: boolean): string {
-    const length = bytes.length;
-    const units = new Units();
-    let i = 0;
-    while (i < length) {
-      const byte = bytes[i]!;
-      if (this.#needed === 0) {
-        if (byte < 0x80) {
-          // ASCII run: straight from the bytes.
-          let end = i + 1;
-          while (end < length && bytes[end]! < 0x80) end++;
-          units.flush();
-          for (let s = i; s < end; s += CHUNK) {
-            units.out += String.fromCharCode.apply(null, bytes.subarray(s, Math.min(end, s + CHUNK)) as unknown as number[]);
-          }
-          i = end;
-          continue;
-        }
-        if (byte >= 0xc2 && byte <= 0xdf) {
-          this.#needed = 1;
-          this.#cp = byte & 0x1f;
-        } else if (byte >= 0xe0 && byte <= 0xef) {
-          if (byte === 0xe0) this.#lower = 0xa0;
-          else if (byte === 0xed) this.#upper = 0x9f;
-          this.#needed = 2;
-          this.#cp = byte & 0xf;
-        } else if (byte >= 0xf0 && byte <= 0xf4) {
-          if (byte === 0xf0) this.#lower = 0x90;
-          else if (byte === 0xf4) this.#upper = 0x8f;
-          this.#needed = 3;
-          this.#cp = byte & 0x7;
-        } else {
-          this.#error(units);
-        }
-        i++;
-        continue;
-      }
-      if (byte < this.#lower || byte > this.#upper) {
-        // Invalid continuation: one U+FFFD for the maximal subpart, then reprocess this byte.
-        this.#reset();
-        this.#error(units);
-        continue;
-      }
-      this.#lower = 0x80;
-      this.#upper = 0xbf;
-      this.#cp = (this.#cp << 6) | (byte & 0x3f);
-      i++;
-      if (++this.#seen === this.#needed) {
-        const cp = this.#cp;
-        this.#reset();
-        if (cp > 0xffff) {
-          units.push(0xd800 + ((cp - 0x10000) >> 10));
-          units.push(0xdc00 + ((cp - 0x10000) & 0x3ff));
-        } else {
-          units.push(cp);
-        }
-      }
-    }
-    if (!stream && this.#needed !== 0) {
-      this.#reset();
-      this.#error(units);
-    }
-    return units.flush();
-  }
-
-  #error(units: Units): void {
-    if (this.fatal) {
-      this.#reset();
-      throw new EncodingError("utf-8");
-    }
-    units.push(REPLACEMENT);
-  }
-
-  #reset(): void {
-    this.#cp = 0;
-    this.#seen = 0;
-    this.#needed = 0;
-    this.#lower = 0x80;
-    this.#upper = 0xbf;
   }
 }
 
@@ -279,104 +178,20 @@ function concat(chunks: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** UTF-8 bytes of a string; lone surrogates become U+FFFD. */
-export function utf8Encode(input: string): Uint8Array<ArrayBuffer> {
-  const length = input.length;
-  let i = 0;
-  // Fast path: ASCII needs exactly one byte per code unit.
-  let out = new Uint8Array(length);
-  for (; i < length; i++) {
-    const c = input.charCodeAt(i);
-    if (c >= 0x80) break;
-    out[i] = c;
-  }
-  if (i === length) return out;
-  let size = i;
-  for (let j = i; j < length; j++) {
-    const c = input.charCodeAt(j);
-    if (c < 0x80) size += 1;
-    else if (c < 0x800) size += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && j + 1 < length && isLowSurrogate(input.charCodeAt(j + 1))) {
-      size += 4;
-      j++;
-    } else size += 3;
-  }
-  const ascii = out;
-  out = new Uint8Array(size);
-  out.set(ascii.subarray(0, i));
-  writeUtf8(input, i, out, i);
-  return out;
-}
-
-function isLowSurrogate(c: number): boolean {
-  return c >= 0xdc00 && c <= 0xdfff;
-}
-
-/** Writes code points of `input` from index `from` while they fit; returns [read, written]. */
-function writeUtf8(input: string, from: number, out: Uint8Array, at: number): [number, number] {
-  const length = input.length;
-  const capacity = out.length;
-  let i = from;
-  let o = at;
-  while (i < length) {
-    let c = input.charCodeAt(i);
-    if (c < 0x80) {
-      if (o >= capacity) break;
-      out[o++] = c;
-      i++;
-      continue;
-    }
-    if (c < 0x800) {
-      if (o + 2 > capacity) break;
-      out[o++] = 0xc0 | (c >> 6);
-      out[o++] = 0x80 | (c & 0x3f);
-      i++;
-      continue;
-    }
-    if (c >= 0xd800 && c <= 0xdfff) {
-      const next = i + 1 < length ? input.charCodeAt(i + 1) : 0;
-      if (c <= 0xdbff && isLowSurrogate(next)) {
-        if (o + 4 > capacity) break;
-        const cp = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
-        out[o++] = 0xf0 | (cp >> 18);
-        out[o++] = 0x80 | ((cp >> 12) & 0x3f);
-        out[o++] = 0x80 | ((cp >> 6) & 0x3f);
-        out[o++] = 0x80 | (cp & 0x3f);
-        i += 2;
-        continue;
-      }
-      c = REPLACEMENT;
-    }
-    if (o + 3 > capacity) break;
-    out[o++] = 0xe0 | (c >> 12);
-    out[o++] = 0x80 | ((c >> 6) & 0x3f);
-    out[o++] = 0x80 | (c & 0x3f);
-    i++;
-  }
-  return [i - from, o - at];
-}
-
-/** UTF-8 decode (drops a leading BOM), as the fetch body mixins need. */
-export function utf8Decode(bytes: Uint8Array): string {
-  const text = new Utf8Decoder().decode(bytes, false);
-  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-}
-
 export class TextEncoder {
   get encoding(): string {
     return "utf-8";
   }
 
   encode(input: unknown = ""): Uint8Array<ArrayBuffer> {
-    return utf8Encode(String(input));
+    return encodeUtf8(String(input));
   }
 
   encodeInto(source: unknown, destination: Uint8Array): { read: number; written: number } {
     if (!(destination instanceof Uint8Array)) {
       throw new TypeError('The "dest" argument must be an instance of Uint8Array.');
     }
-    const [read, written] = writeUtf8(String(source), 0, destination, 0);
-    return { read, written };
+    return encodeUtf8Into(String(source), destination);
   }
 }
 
@@ -445,7 +260,8 @@ export function createTextDecoderClass(host: Host) {
 
     #create(): Decoder {
       const name = this.#encoding;
-      if (name === "utf-8") return new Utf8Decoder(this.#fatal);
+      // ignoreBOM here: decode() drops the BOM itself, the same way for UTF-8 and UTF-16.
+      if (name === "utf-8") return new Utf8Decoder(true, this.#fatal);
       if (name === "utf-16le" || name === "utf-16be") return new Utf16Decoder(name === "utf-16be", this.#fatal);
       if (name === "windows-1252" || name === "x-user-defined") return new TableDecoder(name === "x-user-defined");
       return new HostDecoder(host, name, this.#fatal);

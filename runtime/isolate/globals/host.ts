@@ -8,8 +8,13 @@
 import { HOST_GLOBALS, type HostErrorWire, type RequestWire, type ResponseWire } from "../wire.ts";
 import { currentRequestId, setCurrentRequestId } from "./current.ts";
 
+export type LogLevel = "debug" | "info" | "warn" | "error";
+const LEVELS = ["debug", "info", "warn", "error"] as const;
+
 export interface Host {
-  log(level: "debug" | "info" | "warn" | "error", requestId: string, message: string): void;
+  log(level: LogLevel, requestId: string, message: string): void;
+  /** False for levels the host drops anyway: console skips formatting them. */
+  logs(level: LogLevel): boolean;
   random(length: number): Uint8Array;
   domainToASCII(domain: string): string;
   textDecode(bytes: Uint8Array, label: string, fatal: boolean): string;
@@ -60,12 +65,16 @@ export function captureHost(): Host {
     return value as T;
   };
 
+  const lowest = take<string>(HOST_GLOBALS.logLevel);
+  const kept = new Set<string>(LEVELS.slice(Math.max(0, LEVELS.indexOf(lowest as LogLevel))));
+  if (lowest === "silent" || lowest === "fatal") kept.clear();
   const subtle = take<AsyncStarter>(HOST_GLOBALS.subtle);
   const fetchStart = take<AsyncStarter>(HOST_GLOBALS.fetch);
   const service = take<AsyncStarter>(HOST_GLOBALS.service);
 
   return {
     log: take(HOST_GLOBALS.log),
+    logs: (level) => kept.has(level),
     random: take(HOST_GLOBALS.random),
     domainToASCII: take(HOST_GLOBALS.domainToASCII),
     textDecode: take(HOST_GLOBALS.textDecode),

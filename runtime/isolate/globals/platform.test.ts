@@ -59,7 +59,15 @@ it("costs little per context: script size, evaluation time and heap", async () =
   for (let i = 0; i < 15; i++) {
     const script = isolate.compileScriptSync(code, { cachedData });
     const context = isolate.createContextSync();
-    const bridge = createBridge({ service: "cost", log: () => {}, fetch: () => Promise.reject(new Error()), callService: () => Promise.reject(new Error()), fireTimer: () => {} });
+    const bridge = createBridge({
+      service: "cost",
+      logLevel: "debug",
+      log: () => {},
+      fireTimer: () => {},
+      fetch: () => Promise.reject(new Error()),
+      callService: () => Promise.reject(new Error()),
+      complete: () => {},
+    });
     for (const [name, value] of Object.entries(bridge.globals)) context.global.setSync(name, value);
     const heap0 = isolate.getHeapStatisticsSync().used_heap_size;
     const start = process.hrtime.bigint();

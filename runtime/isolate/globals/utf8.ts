@@ -2,33 +2,47 @@
  * Inside the isolate: UTF-8 encode and decode in plain JS, as the Encoding Standard defines
  * them (lone surrogates and invalid sequences become U+FFFD, maximal subparts as V8 does).
  * The fetch and URL code use these directly so they never depend on, or can be fooled by,
- * whatever sits on globalThis.TextEncoder later.
+ * whatever sits on globalThis.TextEncoder later. TextEncoder, TextDecoder (encoding.ts) and
+ * TextDecoderStream (streams.ts) are built on them too.
  */
+
+const REPLACEMENT = 0xfffd;
+
+/** What TextDecoder and TextDecoderStream throw on invalid input when `fatal` (Node's code). */
+export class EncodingError extends TypeError {
+  constructor(encoding: string) {
+    super(`The encoded data was not valid for encoding ${encoding}`);
+    (this as { code?: string }).code = "ERR_ENCODING_INVALID_ENCODED_DATA";
+  }
+}
 
 /** UTF-8 bytes of `input`, in an ArrayBuffer of exactly that length. */
 export function encodeUtf8(input: string): Uint8Array<ArrayBuffer> {
   const length = input.length;
-  let size = 0;
-  let ascii = true;
-  for (let i = 0; i < length; i++) {
+  // Most text is ASCII (JSON, headers, URLs): one pass, one byte per code unit.
+  let out = new Uint8Array(length);
+  let i = 0;
+  for (; i < length; i++) {
     const c = input.charCodeAt(i);
+    if (c >= 0x80) break;
+    out[i] = c;
+  }
+  if (i === length) return out;
+  let size = i;
+  for (let j = i; j < length; j++) {
+    const c = input.charCodeAt(j);
     if (c < 0x80) size += 1;
-    else {
-      ascii = false;
-      if (c < 0x800) size += 2;
-      else if (c >= 0xd800 && c <= 0xdbff && i + 1 < length && isLow(input.charCodeAt(i + 1))) {
-        size += 4;
-        i++;
-      } else size += 3; // BMP, or a lone surrogate as U+FFFD
-    }
+    else if (c < 0x800) size += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && j + 1 < length && isLow(input.charCodeAt(j + 1))) {
+      size += 4;
+      j++;
+    } else size += 3; // BMP, or a lone surrogate as U+FFFD
   }
-  const out = new Uint8Array(size);
-  if (ascii) {
-    for (let i = 0; i < length; i++) out[i] = input.charCodeAt(i);
-    return out;
-  }
-  let o = 0;
-  for (let i = 0; i < length; i++) {
+  out = new Uint8Array(size);
+  // The ASCII prefix again, from the string: a subarray() copy costs more for short strings.
+  for (let k = 0; k < i; k++) out[k] = input.charCodeAt(k);
+  let o = i;
+  for (; i < length; i++) {
     let c = input.charCodeAt(i);
     if (c < 0x80) {
       out[o++] = c;
@@ -47,7 +61,7 @@ export function encodeUtf8(input: string): Uint8Array<ArrayBuffer> {
           out[o++] = 0x80 | (cp & 0x3f);
           continue;
         }
-        c = 0xfffd;
+        c = REPLACEMENT;
       }
       out[o++] = 0xe0 | (c >> 12);
       out[o++] = 0x80 | ((c >> 6) & 0x3f);
@@ -55,6 +69,50 @@ export function encodeUtf8(input: string): Uint8Array<ArrayBuffer> {
     }
   }
   return out;
+}
+
+/** TextEncoder.encodeInto: writes whole code points of `input` while they fit in `out`. */
+export function encodeUtf8Into(input: string, out: Uint8Array): { read: number; written: number } {
+  const length = input.length;
+  const capacity = out.length;
+  let i = 0;
+  let o = 0;
+  while (i < length) {
+    let c = input.charCodeAt(i);
+    if (c < 0x80) {
+      if (o >= capacity) break;
+      out[o++] = c;
+      i++;
+      continue;
+    }
+    if (c < 0x800) {
+      if (o + 2 > capacity) break;
+      out[o++] = 0xc0 | (c >> 6);
+      out[o++] = 0x80 | (c & 0x3f);
+      i++;
+      continue;
+    }
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const next = i + 1 < length ? input.charCodeAt(i + 1) : 0;
+      if (c <= 0xdbff && isLow(next)) {
+        if (o + 4 > capacity) break;
+        const cp = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+        out[o++] = 0xf0 | (cp >> 18);
+        out[o++] = 0x80 | ((cp >> 12) & 0x3f);
+        out[o++] = 0x80 | ((cp >> 6) & 0x3f);
+        out[o++] = 0x80 | (cp & 0x3f);
+        i += 2;
+        continue;
+      }
+      c = REPLACEMENT;
+    }
+    if (o + 3 > capacity) break;
+    out[o++] = 0xe0 | (c >> 12);
+    out[o++] = 0x80 | ((c >> 6) & 0x3f);
+    out[o++] = 0x80 | (c & 0x3f);
+    i++;
+  }
+  return { read: i, written: o };
 }
 
 function isLow(c: number): boolean {
@@ -76,6 +134,7 @@ export class Utf8Decoder {
   #bomSeen: boolean;
   #fatal: boolean;
 
+  /** `ignoreBOM` keeps a leading U+FEFF; `fatal` throws an EncodingError instead of writing U+FFFD. */
   constructor(ignoreBOM = false, fatal = false) {
     this.#bomSeen = ignoreBOM;
     this.#fatal = fatal;
@@ -84,9 +143,9 @@ export class Utf8Decoder {
   #error(): number {
     if (this.#fatal) {
       this.#reset();
-      throw new TypeError("The encoded data was not valid for encoding utf-8");
+      throw new EncodingError("utf-8");
     }
-    return 0xfffd;
+    return REPLACEMENT;
   }
 
   decode(bytes: Uint8Array, stream = false): string {
