@@ -49,11 +49,11 @@ export function createIngressApp(deps: IngressDeps): Hono<Env> {
       status = failure.status;
       return failure.toResponse(requestId);
     } finally {
-      const url = new URL(c.req.url);
-      log.info(
-        { method: c.req.method, path: url.pathname, status, ms: Math.round((performance.now() - started) * 10) / 10, service: name, requestId },
-        `${c.req.method} ${url.pathname} ${status}`,
-      );
+      if (log.isLevelEnabled("info")) {
+        const path = c.req.path;
+        const ms = Math.round((performance.now() - started) * 10) / 10;
+        log.info({ method: c.req.method, path, status, ms, service: name, requestId }, `${c.req.method} ${path} ${status}`);
+      }
     }
   };
   app.all("/:name", run);
@@ -100,12 +100,14 @@ async function runFunction(deps: IngressDeps, request: Request, name: string, re
   return new Response(nullBody ? null : responseBody, { status: head.status, statusText: head.statusText, headers });
 }
 
-/** `/api/items/1?x=2` for function `api` becomes `/items/1?x=2`. */
+/**
+ * `/api/items/1?x=2` for function `api` becomes `/items/1?x=2`. String surgery on the
+ * absolute URL the server built (scheme://host/path), as the router matched `/<name>`.
+ */
 export function stripPrefix(url: string, name: string): string {
-  const parsed = new URL(url);
-  const rest = parsed.pathname.slice(name.length + 1);
-  parsed.pathname = rest === "" ? "/" : rest;
-  return parsed.href;
+  const pathStart = url.indexOf("/", url.indexOf("://") + 3);
+  const rest = url.slice(pathStart + 1 + name.length);
+  return `${url.slice(0, pathStart)}${rest === "" || rest[0] === "?" || rest[0] === "#" ? `/${rest}` : rest}`;
 }
 
 function headerList(headers: Headers): HeaderList {
