@@ -5,7 +5,7 @@ interface Env {
   UPSTREAM?: string;
 }
 
-const DEFAULT_UPSTREAM = "https://example.com/";
+const DEFAULT_UPSTREAM = "http://127.0.0.1:8787/hello/via-egress";
 const UPSTREAM_TIMEOUT_MS = 5_000;
 
 export default {

@@ -96,7 +96,7 @@ async function main(): Promise<Summary> {
     let cold: ColdStart | null = null;
     if (edgefn) {
       progress(`cold start: ${settings.cold} functions, first request each`);
-      cold = await measureColdStart(edgefn, hello, settings.cold);
+      cold = await measureColdStart(hello, settings.cold);
     }
     for (const stop of stops.splice(0).reverse()) await stop();
 

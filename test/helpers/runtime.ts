@@ -13,6 +13,8 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Deployment, EdgeFunction } from "../../runtime/manifest.ts";
 import { buildFunctionDir } from "./bundle.ts";
@@ -71,6 +73,8 @@ export async function startRuntime(opts: StartRuntimeOptions = {}): Promise<Runt
       EDGEFN_CONTROL_TOKEN: token,
       EDGEFN_SITE: opts.site ?? "test",
       EDGEFN_LOG: opts.log ?? "info",
+      // As `edgefn dev` does: the runtime starts from Node's compile cache, not the type stripper.
+      NODE_COMPILE_CACHE: join(tmpdir(), "node-compile-cache"),
       ...opts.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
