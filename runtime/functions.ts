@@ -1,7 +1,7 @@
 /**
- * The functions deployed in this runtime process: the current version of each, verified
- * before it becomes current. Deploys of one function are serialized; requests already
- * running on a replaced version finish on it.
+ * The functions deployed in this isolate host process: the current version of each, verified
+ * before it becomes current; requests already running on a replaced version finish on it.
+ * The supervisor owns versions and serializes deploys of one function (supervisor.ts).
  */
 import { createHash } from "node:crypto";
 import type { Logger } from "./log.ts";
@@ -15,7 +15,7 @@ import type { RequestWire, ResponseWire } from "./isolate/wire.ts";
 export interface DeployedFunction {
   readonly name: string;
   readonly digest: string;
-  /** Counts deploys of this name in this process, from 1. */
+  /** Given by the supervisor; counts deploys of this name, from 1. */
   readonly version: number;
   readonly manifest: EdgeFunction;
   readonly entry: PoolEntry;
@@ -36,8 +36,6 @@ export interface FunctionTableDeps {
 export class FunctionTable {
   private readonly deps: FunctionTableDeps;
   private readonly current = new Map<string, DeployedFunction>();
-  private readonly versions = new Map<string, number>();
-  private readonly queues = new Map<string, Promise<unknown>>();
 
   constructor(deps: FunctionTableDeps) {
     this.deps = deps;
@@ -56,41 +54,32 @@ export class FunctionTable {
    * `verify: false` restores a deployment verified before (after a restart): it loads on
    * its first request instead, so a restart does not start every isolate at once.
    */
-  deploy(deployment: Deployment, opts: { verify: boolean } = { verify: true }): Promise<DeployedFunction> {
+  async deploy(deployment: Deployment, opts: { verify: boolean; version: number }): Promise<DeployedFunction> {
     const name = deployment.manifest.metadata.name;
-    return this.serialize(name, async () => {
-      const actual = `sha256:${createHash("sha256").update(deployment.bundle.code, "utf8").digest("hex")}`;
-      if (actual !== deployment.bundle.digest) {
-        throw new RuntimeError("ERR_DIGEST_MISMATCH", `bundle of "${name}" hashes to ${actual}, not ${deployment.bundle.digest}`, {
-          status: 400,
-          hint: "the bundle was changed or truncated in transit: build and deploy again",
-        });
-      }
-      const previous = this.current.get(name);
-      if (previous !== undefined && previous.digest === actual && sameManifest(previous.manifest, deployment.manifest)) {
-        return previous;
-      }
-      const version = (this.versions.get(name) ?? 0) + 1;
-      const fn = this.createVersion(deployment, actual, version);
-      // Verify: the module must evaluate and export a handler before anything switches.
-      if (opts.verify) await this.deps.pool.acquire(fn.entry);
-      this.versions.set(name, version);
-      this.current.set(name, fn);
-      if (previous !== undefined) this.deps.pool.retire(previous.entry.key);
-      this.deps.logger.info({ scope: "runtime:deploy", service: name, version, digest: actual }, `deployed ${name} v${version}`);
-      return fn;
-    });
+    const actual = `sha256:${createHash("sha256").update(deployment.bundle.code, "utf8").digest("hex")}`;
+    if (actual !== deployment.bundle.digest) {
+      throw new RuntimeError("ERR_DIGEST_MISMATCH", `bundle of "${name}" hashes to ${actual}, not ${deployment.bundle.digest}`, {
+        status: 400,
+        hint: "the bundle was changed or truncated in transit: build and deploy again",
+      });
+    }
+    const previous = this.current.get(name);
+    const fn = this.createVersion(deployment, actual, opts.version);
+    // Verify: the module must evaluate and export a handler before anything switches.
+    if (opts.verify) await this.deps.pool.acquire(fn.entry);
+    this.current.set(name, fn);
+    if (previous !== undefined) this.deps.pool.retire(previous.entry.key);
+    this.deps.logger.info({ scope: "runtime:deploy", service: name, version: opts.version, digest: actual }, `deployed ${name} v${opts.version}`);
+    return fn;
   }
 
-  remove(name: string): Promise<boolean> {
-    return this.serialize(name, async () => {
-      const fn = this.current.get(name);
-      if (fn === undefined) return false;
-      this.current.delete(name);
-      this.deps.pool.retire(fn.entry.key);
-      this.deps.logger.info({ scope: "runtime:deploy", service: name }, `removed ${name}`);
-      return true;
-    });
+  remove(name: string): boolean {
+    const fn = this.current.get(name);
+    if (fn === undefined) return false;
+    this.current.delete(name);
+    this.deps.pool.retire(fn.entry.key);
+    this.deps.logger.info({ scope: "runtime:deploy", service: name }, `removed ${name}`);
+    return true;
   }
 
   private createVersion(deployment: Deployment, digest: string, version: number): DeployedFunction {
@@ -128,22 +117,4 @@ export class FunctionTable {
       },
     };
   }
-
-  private serialize<T>(name: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(name) ?? Promise.resolve();
-    const next = previous.then(task, task);
-    const settled = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.queues.set(name, settled);
-    void settled.then(() => {
-      if (this.queues.get(name) === settled) this.queues.delete(name);
-    });
-    return next;
-  }
-}
-
-function sameManifest(a: EdgeFunction, b: EdgeFunction): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
 }

@@ -9,6 +9,8 @@ export const WorkerRequestSchema = z.discriminatedUnion("method", [
     deployment: DeploymentSchema,
     /** false when replaying deployments already verified, after a worker restart. */
     verify: z.boolean(),
+    /** The supervisor numbers versions, so they survive worker restarts. */
+    version: z.number().int().positive(),
   }),
   z.object({ id: z.number(), method: z.literal("remove"), name: FunctionNameSchema }),
 ]);

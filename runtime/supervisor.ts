@@ -13,6 +13,7 @@ import { RuntimeError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { Deployment } from "./manifest.ts";
 import { WorkerReplySchema, type WorkerCall } from "./ipc.ts";
+import { createSerializer } from "./serialize.ts";
 
 const WORKER = fileURLToPath(new URL("./worker.ts", import.meta.url));
 /** Connections waiting for a worker; past this they are closed instead. */
@@ -49,6 +50,9 @@ interface Pending {
 export async function startSupervisor(config: RuntimeConfig, logger: Logger): Promise<Supervisor> {
   const log = logger.child({ scope: "runtime:supervisor" });
   const deployments = new Map<string, { deployment: Deployment; info: DeployedInfo }>();
+  /** Last version number given per name; kept across removals so numbers never repeat. */
+  const versions = new Map<string, number>();
+  const serialize = createSerializer();
   const queue: Socket[] = [];
   /** Sockets sent to the worker and not yet acknowledged: still ours if it dies first. */
   const unacked = new Map<number, Socket>();
@@ -62,20 +66,14 @@ export async function startSupervisor(config: RuntimeConfig, logger: Logger): Pr
   let recentCrashes: number[] = [];
   let readyWaiters: (() => void)[] = [];
 
-  const ingress: Server = createServer({ pauseOnConnect: true }, (socket) => {
-    if (ready && worker !== undefined) {
-      hand(socket);
-    } else if (queue.length < MAX_QUEUED) {
-      queue.push(socket);
-    } else {
-      socket.destroy();
-    }
-  });
+  // Paused: the worker reads the connection, not us.
+  const ingress: Server = createServer({ pauseOnConnect: true }, (socket) => hand(socket));
 
+  /** Gives a connection to the worker, or queues it while there is none ready. */
   function hand(socket: Socket): void {
     const target = worker;
     if (target === undefined || !ready) {
-      queue.push(socket);
+      requeue(socket);
       return;
     }
     const id = nextSocketId++;
@@ -87,23 +85,18 @@ export async function startSupervisor(config: RuntimeConfig, logger: Logger): Pr
     });
   }
 
+  /** Waits for the next ready worker; past MAX_QUEUED the connection is closed instead. */
   function requeue(socket: Socket): void {
     if (!socket.destroyed && queue.length < MAX_QUEUED) queue.push(socket);
     else socket.destroy();
   }
 
+  /** Calls the worker once it is ready (deploys and removes wait out a restart). */
   function rpc(request: WorkerCall): Promise<unknown> {
-    return whenReady().then(
-      () =>
-        new Promise((resolve, reject) => {
-          const id = nextId++;
-          pending.set(id, { resolve, reject });
-          worker?.send({ ...request, id });
-        }),
-    );
+    return whenReady().then(() => rpcNow(request));
   }
 
-  /** RPCs made during replay must not wait for "ready", which waits for the replay. */
+  /** Calls the worker now: the replay after a restart runs before it counts as ready. */
   function rpcNow(request: WorkerCall): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const id = nextId++;
@@ -122,7 +115,7 @@ export async function startSupervisor(config: RuntimeConfig, logger: Logger): Pr
       execArgv: ["--no-node-snapshot", ...(process.env.EDGEFN_PROF ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] : [])],
       serialization: "advanced",
       stdio: ["ignore", "inherit", "inherit", "ipc"],
-      env: { ...process.env, ...configEnv(config) },
+      env: { MALLOC_ARENA_MAX: "2", ...process.env, ...configEnv(config) },
     });
     worker = child;
     child.on("message", (message: unknown) => {
@@ -173,9 +166,9 @@ export async function startSupervisor(config: RuntimeConfig, logger: Logger): Pr
   }
 
   async function replay(child: ChildProcess): Promise<void> {
-    for (const { deployment } of deployments.values()) {
+    for (const { deployment, info } of deployments.values()) {
       try {
-        await rpcNow({ method: "deploy", deployment, verify: false });
+        await rpcNow({ method: "deploy", deployment, verify: false, version: info.version });
       } catch (error) {
         log.error({ service: deployment.manifest.metadata.name, err: error }, "could not restore a deployment into the new worker");
       }
@@ -197,22 +190,31 @@ export async function startSupervisor(config: RuntimeConfig, logger: Logger): Pr
   return {
     port: address.port,
     host: address.address,
-    async deploy(deployment) {
-      const result = (await rpc({ method: "deploy", deployment, verify: true })) as { name: string; digest: string; version: number };
-      const info: DeployedInfo = {
-        ...result,
-        priority: deployment.manifest.spec.priority,
-        deployedAt: new Date().toISOString(),
-      };
-      const previous = deployments.get(result.name);
-      // An identical redeploy keeps its version and age.
-      deployments.set(result.name, { deployment, info: previous?.info.digest === info.digest && previous.info.version === info.version ? previous.info : info });
-      return deployments.get(result.name)!.info;
+    deploy(deployment) {
+      const name = deployment.manifest.metadata.name;
+      return serialize(name, async () => {
+        const current = deployments.get(name);
+        // The same bundle and manifest again: nothing to do, and it keeps its version and age.
+        if (current?.info.digest === deployment.bundle.digest && sameManifest(current.deployment, deployment)) return current.info;
+        const version = (versions.get(name) ?? 0) + 1;
+        const result = (await rpc({ method: "deploy", deployment, verify: true, version })) as { digest: string };
+        versions.set(name, version);
+        const info: DeployedInfo = {
+          name,
+          digest: result.digest,
+          version,
+          priority: deployment.manifest.spec.priority,
+          deployedAt: new Date().toISOString(),
+        };
+        deployments.set(name, { deployment, info });
+        return info;
+      });
     },
-    async remove(name) {
-      const result = (await rpc({ method: "remove", name })) as { removed: boolean };
-      const had = deployments.delete(name);
-      return result.removed || had;
+    remove(name) {
+      return serialize(name, async () => {
+        const result = (await rpc({ method: "remove", name })) as { removed: boolean };
+        return deployments.delete(name) || result.removed;
+      });
     },
     list: () => [...deployments.values()].map((d) => d.info).sort((a, b) => a.name.localeCompare(b.name)),
     workerPid: () => worker?.pid,
@@ -244,4 +246,8 @@ function configEnv(config: RuntimeConfig): Record<string, string> {
     EDGEFN_IDLE_MS: String(config.EDGEFN_IDLE_MS),
     EDGEFN_SPARES: String(config.EDGEFN_SPARES),
   };
+}
+
+function sameManifest(a: Deployment, b: Deployment): boolean {
+  return JSON.stringify(a.manifest) === JSON.stringify(b.manifest);
 }

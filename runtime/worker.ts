@@ -69,11 +69,11 @@ const server = createAdaptorServer({ fetch: app.fetch });
 async function answer(request: WorkerRequest): Promise<WorkerReply["result"]> {
   switch (request.method) {
     case "deploy": {
-      const fn = await functions.deploy(request.deployment, { verify: request.verify });
+      const fn = await functions.deploy(request.deployment, { verify: request.verify, version: request.version });
       return { name: fn.name, digest: fn.digest, version: fn.version };
     }
     case "remove":
-      return { removed: await functions.remove(request.name) };
+      return { removed: functions.remove(request.name) };
   }
 }
 

@@ -55,4 +55,18 @@ it("survives its isolate host crashing: same listener, same functions, only in-f
   expect(names).toEqual(["hello", "slow"]);
   expect(await (await fetch(`${rt.url}/slow/`)).text()).toBe("slow");
   expect(rt.logs.some((l) => l.includes("isolate host process died"))).toBe(true);
+
+  // Versions belong to the supervisor: the restart did not reset them.
+  const put = async (body: string) => {
+    const deployment = await inlineFunction("hello", `export default { fetch() { return new Response("${body}"); } };`);
+    const res = await fetch(`${rt.controlUrl}/v1/functions/hello`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${rt.token}`, "content-type": "application/json" },
+      body: JSON.stringify(deployment),
+    });
+    return ((await res.json()) as { function: { version: number } }).function.version;
+  };
+  expect(await put("hi")).toBe(1); // identical to what is deployed: unchanged
+  expect(await put("hi v2")).toBe(2);
+  expect(await (await fetch(`${rt.url}/hello/`)).text()).toBe("hi v2");
 }, 60_000);
