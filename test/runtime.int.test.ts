@@ -200,6 +200,25 @@ describe("deploys", () => {
   });
 });
 
+describe("ctx.waitUntil", () => {
+  it("answers at once and finishes the waitUntil work afterwards", async () => {
+    await rt.deploy(
+      await inlineFunction(
+        "later",
+        `export default { fetch(req: Request, env: unknown, ctx: { waitUntil(p: Promise<unknown>): void }) {
+           ctx.waitUntil(new Promise((r) => setTimeout(r, 300)).then(() => console.log("waitUntil work done")));
+           return new Response("now");
+         } };`,
+      ),
+    );
+    const { res, body, ms } = await timed("/later/");
+    expect(`${res.status} ${body}`).toBe("200 now");
+    expect(ms).toBeLessThan(250);
+    const requestId = res.headers.get("x-request-id")!;
+    await expect.poll(() => rt.logs.find((l) => l.includes("waitUntil work done") && l.includes(requestId)), { timeout: 3_000 }).toBeDefined();
+  });
+});
+
 describe("streaming", () => {
   it("streams a response body chunk by chunk as the function produces it", async () => {
     await rt.deploy(

@@ -1,10 +1,12 @@
 /**
  * Inside the isolate: URL and URLSearchParams from whatwg-url (the URL Standard's reference
  * implementation), with tr46 swapped for a host call (shims/tr46.ts, esbuild plugin), and
- * evaluated on first use (lazy.ts).
+ * evaluated on first use (lazy.ts). Common absolute http(s) URLs are parsed by url-fast.ts
+ * instead of whatwg-url's state machine; everything else about them stays whatwg-url's.
  */
 import { defineLazyGlobals } from "./lazy.ts";
 import { setDomainToASCII } from "./shims/tr46.ts";
+import { parseSimpleURL, serializeSimpleURL } from "./url-fast.ts";
 import { decodeUtf8WithoutBOM } from "./utf8.ts";
 
 /** A URL record of the URL Standard, as whatwg-url represents it. */
@@ -12,14 +14,31 @@ export interface URLRecord {
   scheme: string;
   username: string;
   password: string;
-  host: unknown;
+  /** A domain or opaque host, an IPv4 address as a number, an IPv6 address as 8 numbers. */
+  host: string | number | number[] | null;
+  port: number | null;
+  /** A list of segments, or a string for an opaque path ("mailto:x"). */
+  path: string[] | string;
+  query: string | null;
   fragment: string | null;
 }
+
+interface BasicURLParseOptions {
+  baseURL?: URLRecord | null;
+  encoding?: string;
+  url?: URLRecord;
+  stateOverride?: string;
+}
+
+type BasicURLParse = (input: string, options?: BasicURLParseOptions) => URLRecord | null;
+
+/** Parses taken by each parser, for url.test.ts; setters (stateOverride) are not counted. */
+export const parseCounts = { simple: 0, full: 0 };
 
 interface WhatwgURL {
   URL: typeof globalThis.URL;
   URLSearchParams: typeof globalThis.URLSearchParams;
-  basicURLParse(input: string, options?: { baseURL?: URLRecord | null }): URLRecord | null;
+  basicURLParse: BasicURLParse;
   serializeURL(url: URLRecord, excludeFragment?: boolean): string;
   parseUrlencodedString(input: string): [string, string][];
 }
@@ -35,6 +54,7 @@ function whatwgURL(): WhatwgURL {
   // require(), not import: esbuild then evaluates these modules only when this first runs.
   const wrapper = require("whatwg-url/webidl2js-wrapper.js") as { URL: Installable; URLSearchParams: Installable };
   const usm = require("whatwg-url/lib/url-state-machine.js") as Pick<WhatwgURL, "basicURLParse" | "serializeURL">;
+  usm.basicURLParse = withSimpleParse(usm.basicURLParse);
   const urlencoded = require("whatwg-url/lib/urlencoded.js") as Pick<WhatwgURL, "parseUrlencodedString">;
   // Installed on a private object first: whatwg-url keeps its constructor registry there.
   const shared: Record<string, unknown> = { Array, Object, Promise, String, TypeError };
@@ -50,6 +70,27 @@ function whatwgURL(): WhatwgURL {
   return loaded;
 }
 
+/**
+ * whatwg-url's URL class calls `usm.basicURLParse(...)` through the module object, so
+ * replacing that export puts the fast parser under the constructor, URL.parse, canParse and
+ * the href setter. A base URL changes nothing for input of the simple shape ("http://..." goes
+ * to the special authority ignore slashes state with or without one); setters (url and
+ * stateOverride) and explicit encodings stay with the state machine.
+ */
+function withSimpleParse(full: BasicURLParse): BasicURLParse {
+  return (input, options = {}) => {
+    if (options.url === undefined && options.stateOverride === undefined && options.encoding === undefined) {
+      const record = parseSimpleURL(input);
+      if (record !== null) {
+        parseCounts.simple++;
+        return record;
+      }
+      parseCounts.full++;
+    }
+    return full(input, options);
+  };
+}
+
 export function installURL(g: Record<string, unknown>, domainToASCII: (domain: string) => string): void {
   setDomainToASCII(domainToASCII);
   defineLazyGlobals(g, ["URL", "URLSearchParams"], () => {
@@ -63,13 +104,19 @@ export function isURLSearchParams(value: unknown): value is URLSearchParams {
   return loaded !== undefined && value instanceof loaded.URLSearchParams;
 }
 
-/** Parses an absolute URL (no base: a Worker has no document URL); null if invalid. */
+/**
+ * Parses an absolute URL (no base: a Worker has no document URL); null if invalid. Simple
+ * URLs are parsed without loading whatwg-url.
+ */
 export function parseURL(input: string): URLRecord | null {
-  return whatwgURL().basicURLParse(input);
+  const record = parseSimpleURL(input);
+  if (record === null) return whatwgURL().basicURLParse(input);
+  parseCounts.simple++;
+  return record;
 }
 
 export function serializeURL(url: URLRecord): string {
-  return whatwgURL().serializeURL(url);
+  return serializeSimpleURL(url) ?? whatwgURL().serializeURL(url);
 }
 
 /**
