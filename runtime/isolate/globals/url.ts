@@ -54,7 +54,12 @@ function whatwgURL(): WhatwgURL {
   // require(), not import: esbuild then evaluates these modules only when this first runs.
   const wrapper = require("whatwg-url/webidl2js-wrapper.js") as { URL: Installable; URLSearchParams: Installable };
   const usm = require("whatwg-url/lib/url-state-machine.js") as Pick<WhatwgURL, "basicURLParse" | "serializeURL">;
-  usm.basicURLParse = withSimpleParse(usm.basicURLParse);
+  const fullParse = usm.basicURLParse;
+  // whatwg-url's URL class calls `usm.basicURLParse(...)` through the module object, so this
+  // puts the fast parser under the constructor, URL.parse, URL.canParse and the href setter.
+  usm.basicURLParse = (input, options = {}) =>
+    (options.url === undefined && options.stateOverride === undefined && options.encoding === undefined ? parseSimple(input) : null) ??
+    fullParse(input, options);
   const urlencoded = require("whatwg-url/lib/urlencoded.js") as Pick<WhatwgURL, "parseUrlencodedString">;
   // Installed on a private object first: whatwg-url keeps its constructor registry there.
   const shared: Record<string, unknown> = { Array, Object, Promise, String, TypeError };
@@ -63,7 +68,7 @@ function whatwgURL(): WhatwgURL {
   loaded = {
     URL: shared.URL as WhatwgURL["URL"],
     URLSearchParams: shared.URLSearchParams as WhatwgURL["URLSearchParams"],
-    basicURLParse: usm.basicURLParse,
+    basicURLParse: fullParse,
     serializeURL: usm.serializeURL,
     parseUrlencodedString: urlencoded.parseUrlencodedString,
   };
@@ -71,24 +76,16 @@ function whatwgURL(): WhatwgURL {
 }
 
 /**
- * whatwg-url's URL class calls `usm.basicURLParse(...)` through the module object, so
- * replacing that export puts the fast parser under the constructor, URL.parse, canParse and
- * the href setter. A base URL changes nothing for input of the simple shape ("http://..." goes
- * to the special authority ignore slashes state with or without one); setters (url and
- * stateOverride) and explicit encodings stay with the state machine.
+ * url-fast.ts's parser, counted. It serves URL parsing with or without a base: for input of
+ * its shape ("http://..."), the state machine goes to the special authority ignore slashes
+ * state either way, and the base is not consulted. Setters (a url and a stateOverride) stay
+ * with the state machine.
  */
-function withSimpleParse(full: BasicURLParse): BasicURLParse {
-  return (input, options = {}) => {
-    if (options.url === undefined && options.stateOverride === undefined && options.encoding === undefined) {
-      const record = parseSimpleURL(input);
-      if (record !== null) {
-        parseCounts.simple++;
-        return record;
-      }
-      parseCounts.full++;
-    }
-    return full(input, options);
-  };
+function parseSimple(input: string): URLRecord | null {
+  const record = parseSimpleURL(input);
+  if (record === null) parseCounts.full++;
+  else parseCounts.simple++;
+  return record;
 }
 
 export function installURL(g: Record<string, unknown>, domainToASCII: (domain: string) => string): void {
@@ -109,10 +106,7 @@ export function isURLSearchParams(value: unknown): value is URLSearchParams {
  * URLs are parsed without loading whatwg-url.
  */
 export function parseURL(input: string): URLRecord | null {
-  const record = parseSimpleURL(input);
-  if (record === null) return whatwgURL().basicURLParse(input);
-  parseCounts.simple++;
-  return record;
+  return parseSimple(input) ?? whatwgURL().basicURLParse(input);
 }
 
 export function serializeURL(url: URLRecord): string {
