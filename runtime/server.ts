@@ -90,12 +90,8 @@ async function runFunction(deps: IngressDeps, request: Request, name: string, re
     body,
   };
   const { head, body: responseBody } = await invoke(deps, fn, wire, requestId);
-  const headers = new Headers();
-  for (const [key, value] of head.headers) {
-    // Node frames the body itself; a length from the function could disagree with it.
-    if (key === "content-length" || key === "transfer-encoding" || key === "connection") continue;
-    headers.append(key, value);
-  }
+  // Node frames the body itself; a length from the function could disagree with it.
+  const headers = head.headers.filter(([key]) => key !== "content-length" && key !== "transfer-encoding" && key !== "connection");
   const nullBody = head.status === 204 || head.status === 304 || request.method === "HEAD" || (head.status >= 100 && head.status < 200);
   return new Response(nullBody ? null : responseBody, { status: head.status, statusText: head.statusText, headers });
 }
@@ -118,7 +114,8 @@ function headerList(headers: Headers): HeaderList {
 
 /** Reads at most `limit` bytes; more is a 413, refused early when content-length says so. */
 async function readBody(request: Request, limit: number, name: string): Promise<Uint8Array<ArrayBuffer> | null> {
-  if (request.body === null || request.method === "GET" || request.method === "HEAD") return null;
+  // Method first: touching request.body makes @hono/node-server build a full Request.
+  if (request.method === "GET" || request.method === "HEAD" || request.body === null) return null;
   const tooLarge = () =>
     new RuntimeError("ERR_BODY_TOO_LARGE", `request body for function "${name}" is larger than ${limit} bytes`, {
       status: 413,
