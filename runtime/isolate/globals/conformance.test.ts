@@ -11,7 +11,7 @@ const E = (f) => { try { return f(); } catch (e) { return { error: e.constructor
 const EA = async (f) => { try { return await f(); } catch (e) { return { error: e.constructor.name }; } };
 const url = (u) => ({ href: u.href, origin: u.origin, protocol: u.protocol, username: u.username,
   password: u.password, host: u.host, hostname: u.hostname, port: u.port, pathname: u.pathname,
-  search: u.search, hash: u.hash });
+  search: u.search, hash: u.hash, searchParams: [...u.searchParams], json: u.toJSON(), string: String(u) });
 const entries = (x) => [...x].map(([k, v]) => [k, typeof v === "string" ? v : { name: v.name, type: v.type, size: v.size }]);
 `;
 
@@ -90,10 +90,67 @@ const URLS: [string, string?][] = [
   ["http://é.xn--nxa/"],
   ["sc://ñ/"],
   ["non-special://a b/"],
+  ...fastPathURLs(),
 ];
+
+/**
+ * Inputs around the shape url-fast.ts parses (see url-fast.test.ts), which the fast parser
+ * takes or leaves: one component at a time varied from a common request URL, then some
+ * combinations that decide the port and host.
+ */
+function fastPathURLs(): [string, string?][] {
+  const base = { scheme: "http", host: "127.0.0.1", port: ":8787", path: "/hello/x", query: "?y=1", fragment: "" };
+  const variants: { [K in keyof typeof base]: string[] } = {
+    scheme: ["https", "HTTP", "hTtPs", "HTTPS", "ws", "ftp", "httpx"],
+    host: [
+      "example.com", "EXAMPLE.COM", "Api.Example.Com", "localhost", "a-b.c-d", "-", "a.b.c.d.e.f", "ab--cd.example", "1.2.3.a",
+      "0.0.0.0", "255.255.255.255", "10.0.0.1", "0x7f.1", "0x7F.0.0.1", "1.2.3", "127.1", "127.0.0.01", "0127.0.0.1", "256.0.0.1",
+      "1.2.3.4.5", "1.2.3.4.", "example.com.", ".example.com", "a..b", "example.123", "example.0x1", "a.1b", "09.1",
+      "xn--bcher-kva.de", "XN--BCHER-KVA.DE", "a.xn--nxa", "xn--a.com", "bücher.de", "EXAMPLE.ß", "a_b", "a%41b", "[::1]", "[::ffff:1.2.3.4]", "",
+    ],
+    port: ["", ":80", ":443", ":0", ":65535", ":65536", ":00080", ":080", ":123456789012", ":", ":8a", ":-1", ": 80"],
+    path: [
+      "", "/", "//", "/a//b", "/a/b/", "/./a", "/a/.", "/a/./b", "/a/..", "/../a", "/%2e/a", "/%2E%2e/a", "/.%2e/a", "/a/%2e%2E",
+      "/.well-known/x", "/a..b/.c/d.", "/%2e%2e%2e", "/%zz/%", "/a b", "/a^b", "/a`b", "/{a}", '/a"b', "/<a>", "/ü", "/a\\b",
+      "/a|b[c]@d:e;f=g&h$i!j*k(l)m+n,o~p_q-r'", "/\tx", "/x\n",
+    ],
+    query: [
+      "", "?", "??", "?y=1&y=2&z", "?a=?/:@", "?a b", "?a+b=c+d", "?q='x'", '?q="x"', "?<>", "?x=`{}`|^[]", "?%20=%zz", "?é=ü",
+      "?a\\b", "?&&=&",
+    ],
+    fragment: ["#", "#f", "##", "#a?b/c", '#"q"', "#a b", "#`x`", "#<>", "#{}|^[]'", "#é", "#%zz"],
+  };
+  const compose = (parts: typeof base) => `${parts.scheme}://${parts.host}${parts.port}${parts.path}${parts.query}${parts.fragment}`;
+  const inputs = [compose(base)];
+  for (const key of Object.keys(variants) as (keyof typeof base)[]) {
+    for (const value of variants[key]) inputs.push(compose({ ...base, [key]: value }));
+  }
+  for (const scheme of ["http", "https", "HTTPS"]) {
+    for (const port of [":80", ":443", ":8080", ""]) {
+      for (const host of ["h", "H.example", "10.1.2.3"]) inputs.push(`${scheme}://${host}${port}`);
+    }
+  }
+  inputs.push(
+    " http://h/", "http://h/ ", "\thttp://h/", "ht\ntp://h/", "http:/h/", "http:h/", "http:///h/", "http:\\\\h\\", "http://h\\x",
+    "http://u@h/", "http://u:p@h/", "http://@h/", "http://:p@h/", "http://h:/", "http://h@:80/",
+  );
+  return [
+    ...inputs.map((input): [string] => [input]),
+    // A base does not change how an absolute URL parses.
+    ...inputs.slice(0, 40).map((input): [string, string] => [input, "https://base.example/dir/file?q#f"]),
+    ["//h:8080/p?q", "http://b/"],
+    ["/p?q#f", "http://127.0.0.1:8787/x"],
+    ["https://h/p", "file:///x"],
+  ];
+}
 
 const CASES: [name: string, code: string][] = [
   ["URL parsing", `return ${JSON.stringify(URLS)}.map(([i, b]) => E(() => url(b === null ? new URL(i) : new URL(i, b))));`],
+  [
+    "URL parsing by canParse, Request and Response.redirect",
+    `return ${JSON.stringify(fastPathURLs().filter(([, b]) => b === undefined))}.map(([i]) =>
+       [URL.canParse(i), E(() => new Request(i).url), E(() => Response.redirect(i).headers.get("location"))]);`,
+  ],
   [
     "URL setters",
     `const u = new URL("http://a.com/p?q#h");

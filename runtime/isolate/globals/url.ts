@@ -6,7 +6,7 @@
  */
 import { defineLazyGlobals } from "./lazy.ts";
 import { setDomainToASCII } from "./shims/tr46.ts";
-import { parseSimpleURL, serializeSimpleURL } from "./url-fast.ts";
+import { parseSimpleURL, parseSimpleUrlencoded, serializeSimpleURL } from "./url-fast.ts";
 import { decodeUtf8WithoutBOM } from "./utf8.ts";
 
 /** A URL record of the URL Standard, as whatwg-url represents it. */
@@ -32,8 +32,11 @@ interface BasicURLParseOptions {
 
 type BasicURLParse = (input: string, options?: BasicURLParseOptions) => URLRecord | null;
 
-/** Parses taken by each parser, for url.test.ts; setters (stateOverride) are not counted. */
-export const parseCounts = { simple: 0, full: 0 };
+/**
+ * For url.test.ts: parses taken by each parser (setters, with a stateOverride, are not
+ * counted), and whether whatwg-url has been loaded.
+ */
+export const urlStats = { simple: 0, full: 0, whatwgLoaded: false };
 
 interface WhatwgURL {
   URL: typeof globalThis.URL;
@@ -51,6 +54,7 @@ let loaded: WhatwgURL | undefined;
 
 function whatwgURL(): WhatwgURL {
   if (loaded !== undefined) return loaded;
+  urlStats.whatwgLoaded = true;
   // require(), not import: esbuild then evaluates these modules only when this first runs.
   const wrapper = require("whatwg-url/webidl2js-wrapper.js") as { URL: Installable; URLSearchParams: Installable };
   const usm = require("whatwg-url/lib/url-state-machine.js") as Pick<WhatwgURL, "basicURLParse" | "serializeURL">;
@@ -61,6 +65,9 @@ function whatwgURL(): WhatwgURL {
     (options.url === undefined && options.stateOverride === undefined && options.encoding === undefined ? parseSimple(input) : null) ??
     fullParse(input, options);
   const urlencoded = require("whatwg-url/lib/urlencoded.js") as Pick<WhatwgURL, "parseUrlencodedString">;
+  // Likewise for the query of every URL and URLSearchParams made from a string.
+  const fullUrlencoded = urlencoded.parseUrlencodedString;
+  urlencoded.parseUrlencodedString = (input) => parseSimpleUrlencoded(input) ?? fullUrlencoded(input);
   // Installed on a private object first: whatwg-url keeps its constructor registry there.
   const shared: Record<string, unknown> = { Array, Object, Promise, String, TypeError };
   wrapper.URL.install(shared, ["Window"]);
@@ -70,7 +77,7 @@ function whatwgURL(): WhatwgURL {
     URLSearchParams: shared.URLSearchParams as WhatwgURL["URLSearchParams"],
     basicURLParse: fullParse,
     serializeURL: usm.serializeURL,
-    parseUrlencodedString: urlencoded.parseUrlencodedString,
+    parseUrlencodedString: fullUrlencoded,
   };
   return loaded;
 }
@@ -83,8 +90,8 @@ function whatwgURL(): WhatwgURL {
  */
 function parseSimple(input: string): URLRecord | null {
   const record = parseSimpleURL(input);
-  if (record === null) parseCounts.full++;
-  else parseCounts.simple++;
+  if (record === null) urlStats.full++;
+  else urlStats.simple++;
   return record;
 }
 
@@ -115,8 +122,10 @@ export function serializeURL(url: URLRecord): string {
 
 /**
  * The application/x-www-form-urlencoded parser. It is defined on bytes; decoding first gives
- * the same entries, since invalid UTF-8 becomes U+FFFD either way.
+ * the same entries, since invalid UTF-8 becomes U+FFFD either way. Bodies with nothing to
+ * percent-decode are parsed without loading whatwg-url.
  */
 export function parseUrlencoded(bytes: Uint8Array): [string, string][] {
-  return whatwgURL().parseUrlencodedString(decodeUtf8WithoutBOM(bytes));
+  const text = decodeUtf8WithoutBOM(bytes);
+  return parseSimpleUrlencoded(text) ?? whatwgURL().parseUrlencodedString(text);
 }
