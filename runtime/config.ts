@@ -22,7 +22,7 @@ export const RuntimeConfigSchema = z.object({
   EDGEFN_CONTROL_TOKEN: z
     .string({ error: "EDGEFN_CONTROL_TOKEN is required: the bearer token the control API accepts" })
     .min(16, "EDGEFN_CONTROL_TOKEN must be at least 16 characters"),
-  EDGEFN_SITE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "EDGEFN_SITE must be a DNS-1123 label").default("local"),
+  EDGEFN_SITE_NAME: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "EDGEFN_SITE_NAME must be a DNS-1123 label").default("local"),
   EDGEFN_REGION: z.string().min(1).default("local"),
   EDGEFN_LOG: z.enum(LOG_LEVELS, { error: `EDGEFN_LOG must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
   /** Warm isolates kept at most; the rest load on their next request. */
@@ -31,6 +31,10 @@ export const RuntimeConfigSchema = z.object({
   EDGEFN_IDLE_MS: intFromEnv(1_000, 5 * 60_000),
   /** Isolates made ahead of time so cold starts skip isolate creation. */
   EDGEFN_SPARES: intFromEnv(0, 2),
+  /** Site directory (edgefn site init): durable state goes to <dir>/state. Unset: memory only. */
+  EDGEFN_STATE_DIR: z.string().min(1).optional(),
+  /** Versions kept per function for rollback. */
+  EDGEFN_KEEP_VERSIONS: intFromEnv(1, 5),
   /** "1": stop when stdin closes, for a parent (edgefn dev) that may die without stopping us. */
   EDGEFN_STDIN_LIFELINE: z.enum(["0", "1"], { error: "EDGEFN_STDIN_LIFELINE must be 0 or 1" }).default("0"),
 });

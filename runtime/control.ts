@@ -1,22 +1,33 @@
 /**
- * The control API, on its own listener: deploy, list and remove functions. Every route needs
- * `Authorization: Bearer <token>`, compared in constant time; without it nothing changes.
+ * The control API, on its own listener: the routes listed at the end of manifest.ts. Every
+ * route needs `Authorization: Bearer <token>`, compared in constant time; without it nothing
+ * changes. Secrets go in and are never returned.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Hono } from "hono";
+import { stream } from "hono/streaming";
+import { z } from "zod";
 import { RuntimeError } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import { DeploymentSchema, FunctionNameSchema } from "./manifest.ts";
-import type { Supervisor } from "./supervisor.ts";
+import type { LogTap } from "./log-tap.ts";
+import { DeploymentSchema, FunctionNameSchema, RollbackRequestSchema, SecretNameSchema, type LogLine } from "./manifest.ts";
+import type { Site } from "./site.ts";
 
 export interface ControlDeps {
-  supervisor: Supervisor;
+  site: Site;
+  logs: LogTap;
   token: string;
-  site: string;
-  /** Base URL of the ingress, to tell deployers where their function answers. */
-  ingressUrl: string;
   logger: Logger;
 }
+
+/** Largest secret value accepted. */
+const MAX_SECRET_BYTES = 64 * 1024;
+
+const LogQuerySchema = z.object({
+  function: FunctionNameSchema.optional(),
+  follow: z.enum(["true", "false", "1", "0"]).default("false"),
+  tail: z.coerce.number().int().min(0).max(2_000).default(100),
+});
 
 export function createControlApp(deps: ControlDeps): Hono {
   const app = new Hono();
@@ -28,7 +39,7 @@ export function createControlApp(deps: ControlDeps): Hono {
       error instanceof RuntimeError
         ? error
         : new RuntimeError("ERR_INTERNAL", "the control API failed", { hint: "this is a bug in edgefn; see the runtime log", cause: error });
-    if (failure.code === "ERR_INTERNAL") log.error({ err: error }, "control request failed");
+    if (failure.status >= 500) log.error({ err: error, code: failure.code }, failure.message);
     return c.newResponse(JSON.stringify({ error: failure.toJSON() }), failure.status as 500, {
       "content-type": "application/json; charset=utf-8",
       ...failure.headers,
@@ -41,35 +52,30 @@ export function createControlApp(deps: ControlDeps): Hono {
     if (!/^Bearer\s+/i.test(header) || !timingSafeEqual(given, expected)) {
       throw new RuntimeError("ERR_UNAUTHORIZED", "missing or wrong control token", {
         status: 401,
-        hint: "send Authorization: Bearer <token> (edgefn reads it from --token or EDGEFN_TOKEN)",
+        hint: "send Authorization: Bearer <token> (edgefn reads it from --token or EDGEFN_TOKEN; a site keeps it in <site-dir>/control.token)",
       });
     }
     await next();
   });
 
-  app.get("/v1/functions", (c) =>
-    c.json({ site: deps.site, functions: deps.supervisor.list().map((f) => ({ ...f, url: urlOf(deps, f.name) })) }),
-  );
+  app.get("/v1/site", (c) => c.json(deps.site.info()));
+
+  app.get("/v1/functions", (c) => c.json({ site: deps.site.info().name, functions: deps.site.list() }));
+
+  app.get("/v1/functions/:name", (c) => c.json({ function: deps.site.get(parseName(c.req.param("name"))) }));
 
   app.put("/v1/functions/:name", async (c) => {
     const name = parseName(c.req.param("name"));
-    const body: unknown = await c.req.json().catch(() => {
-      throw new RuntimeError("ERR_MANIFEST_INVALID", "the deploy request body is not JSON", {
-        status: 400,
-        hint: "send {manifest, bundle: {code, sourceMap, digest}} as JSON (edgefn deploy does)",
-      });
-    });
+    const body = await readJson(c.req.raw, "send {manifest, bundle: {code, sourceMap, digest}} as JSON (edgefn deploy does)");
     const parsed = DeploymentSchema.safeParse(body);
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
       const first = issues[0]!;
-      throw Object.assign(
-        new RuntimeError("ERR_MANIFEST_INVALID", `invalid deployment of "${name}": ${first.path || "(root)"}: ${first.message}`, {
-          status: 400,
-          hint: "fix the manifest (edgefn.yaml) and deploy again",
-        }),
-        { issues },
-      );
+      throw new RuntimeError("ERR_MANIFEST_INVALID", `invalid deployment of "${name}": ${first.path || "(root)"}: ${first.message}`, {
+        status: 400,
+        hint: "fix the manifest (edgefn.yaml) and deploy again",
+        issues,
+      });
     }
     if (parsed.data.manifest.metadata.name !== name) {
       throw new RuntimeError("ERR_MANIFEST_INVALID", `the URL names "${name}" but the manifest names "${parsed.data.manifest.metadata.name}"`, {
@@ -77,20 +83,70 @@ export function createControlApp(deps: ControlDeps): Hono {
         hint: `PUT /v1/functions/${parsed.data.manifest.metadata.name}`,
       });
     }
-    const info = await deps.supervisor.deploy(parsed.data);
-    return c.json({ function: { ...info, url: urlOf(deps, name) } });
+    return c.json({ function: await deps.site.deploy(parsed.data) });
+  });
+
+  app.post("/v1/functions/:name/rollback", async (c) => {
+    const name = parseName(c.req.param("name"));
+    const body = (await c.req.text()).trim();
+    const parsed = RollbackRequestSchema.safeParse(body === "" ? {} : JSON.parse(body));
+    if (!parsed.success) throw new RuntimeError("ERR_MANIFEST_INVALID", "the rollback body must be {} or {\"version\": <n>}", { status: 400 });
+    return c.json({ function: await deps.site.rollback(name, parsed.data.version) });
   });
 
   app.delete("/v1/functions/:name", async (c) => {
     const name = parseName(c.req.param("name"));
-    if (!(await deps.supervisor.remove(name))) {
-      throw new RuntimeError("ERR_SERVICE_NOT_FOUND", `no function named "${name}" is deployed here`, { status: 404 });
-    }
+    await deps.site.remove(name);
     return c.json({ removed: name });
   });
 
+  app.put("/v1/functions/:name/secrets/:secret", async (c) => {
+    const name = parseName(c.req.param("name"));
+    const secret = parseSecretName(c.req.param("secret"));
+    const value = new TextDecoder().decode(await c.req.arrayBuffer());
+    if (Buffer.byteLength(value) > MAX_SECRET_BYTES) {
+      throw new RuntimeError("ERR_MANIFEST_INVALID", `secret ${secret} is larger than ${MAX_SECRET_BYTES} bytes`, { status: 413 });
+    }
+    await deps.site.putSecret(name, secret, value);
+    return c.json({ function: name, secret });
+  });
+
+  app.delete("/v1/functions/:name/secrets/:secret", async (c) => {
+    const name = parseName(c.req.param("name"));
+    const secret = parseSecretName(c.req.param("secret"));
+    await deps.site.removeSecret(name, secret);
+    return c.json({ function: name, secret });
+  });
+
+  app.get("/v1/logs", (c) => {
+    const query = LogQuerySchema.safeParse(c.req.query());
+    if (!query.success) {
+      throw new RuntimeError("ERR_MANIFEST_INVALID", `bad log query: ${query.error.issues[0]?.path.join(".")}: ${query.error.issues[0]?.message}`, {
+        status: 400,
+        hint: "GET /v1/logs?function=<name>&follow=true&tail=100",
+      });
+    }
+    const { function: service, follow, tail } = query.data;
+    const filter = (line: LogLine) => service === undefined || line.service === service;
+    c.header("content-type", "application/x-ndjson; charset=utf-8");
+    return stream(c, async (out) => {
+      for (const line of deps.logs.tail(filter, tail)) await out.write(`${JSON.stringify(line)}\n`);
+      if (follow !== "true" && follow !== "1") return;
+      await new Promise<void>((resolve) => {
+        const stop = deps.logs.follow(filter, (line) => void out.write(`${JSON.stringify(line)}\n`));
+        out.onAbort(() => {
+          stop();
+          resolve();
+        });
+      });
+    });
+  });
+
   app.notFound(() => {
-    throw new RuntimeError("ERR_SERVICE_NOT_FOUND", "no such control API route", { status: 404, hint: "routes: GET/PUT/DELETE /v1/functions[/:name]" });
+    throw new RuntimeError("ERR_SERVICE_NOT_FOUND", "no such control API route", {
+      status: 404,
+      hint: "routes: /v1/site, /v1/functions[/:name[/rollback|/secrets/:secret]], /v1/logs",
+    });
   });
   return app;
 }
@@ -103,6 +159,21 @@ function parseName(raw: string): string {
   return result.data;
 }
 
-function urlOf(deps: ControlDeps, name: string): string {
-  return `${deps.ingressUrl}/${name}/`;
+function parseSecretName(raw: string): string {
+  const result = SecretNameSchema.safeParse(raw);
+  if (!result.success) {
+    throw new RuntimeError("ERR_MANIFEST_INVALID", `"${raw}" is not a secret name: ${result.error.issues[0]?.message}`, {
+      status: 400,
+      hint: "secret names become env.<NAME>: letters, digits and _",
+    });
+  }
+  return result.data;
+}
+
+async function readJson(request: Request, hint: string): Promise<unknown> {
+  try {
+    return await request.json();
+  } catch {
+    throw new RuntimeError("ERR_MANIFEST_INVALID", "the request body is not JSON", { status: 400, hint });
+  }
 }

@@ -15,6 +15,10 @@ export type RuntimeErrorCode =
   | "ERR_FUNCTION_BAD_RESPONSE" // user: fetch() resolved to something that is not a Response
   | "ERR_ISOLATE_CRASHED" // system: the isolate or the process hosting it died under the request
   | "ERR_UNAUTHORIZED" // user: control API called without the right bearer token
+  | "ERR_VERSION_NOT_FOUND" // user: rollback to a version the site does not keep
+  | "ERR_SECRET_CONFLICT" // user: a secret named like a spec.env variable or service binding
+  | "ERR_SECRET_NOT_FOUND" // user: removing a secret that is not set
+  | "ERR_STATE_WRITE" // system: the site's state could not be written to disk
   | "ERR_INTERNAL"; // system: a bug in edgefn
 
 export interface RuntimeErrorOptions {
@@ -23,6 +27,8 @@ export interface RuntimeErrorOptions {
   cause?: unknown;
   /** Extra response headers, e.g. Retry-After. */
   headers?: Record<string, string>;
+  /** Every problem of an invalid input, with its path (`spec.limits.cpuMs`). */
+  issues?: { path: string; message: string }[];
 }
 
 export class RuntimeError extends Error {
@@ -30,6 +36,7 @@ export class RuntimeError extends Error {
   readonly status: number;
   readonly hint: string | undefined;
   readonly headers: Record<string, string>;
+  readonly issues: { path: string; message: string }[] | undefined;
 
   constructor(code: RuntimeErrorCode, message: string, opts: RuntimeErrorOptions = {}) {
     super(message, { cause: opts.cause });
@@ -38,14 +45,16 @@ export class RuntimeError extends Error {
     this.status = opts.status ?? 500;
     this.hint = opts.hint;
     this.headers = opts.headers ?? {};
+    this.issues = opts.issues;
   }
 
-  toJSON(requestId?: string): { code: RuntimeErrorCode; message: string; hint?: string; requestId?: string } {
+  toJSON(requestId?: string): { code: RuntimeErrorCode; message: string; hint?: string; requestId?: string; issues?: { path: string; message: string }[] } {
     return {
       code: this.code,
       message: this.message,
       ...(this.hint === undefined ? {} : { hint: this.hint }),
       ...(requestId === undefined ? {} : { requestId }),
+      ...(this.issues === undefined ? {} : { issues: this.issues }),
     };
   }
 

@@ -22,6 +22,8 @@ export interface DeployedFunction {
   readonly deployedAt: Date;
   /** Requests in flight on this version (for limits.concurrency). */
   inflight: number;
+  /** `env` strings: the manifest's variables and the function's secrets, as they are now. */
+  vars(): Record<string, string>;
 }
 
 export interface FunctionTableDeps {
@@ -36,6 +38,8 @@ export interface FunctionTableDeps {
 export class FunctionTable {
   private readonly deps: FunctionTableDeps;
   private readonly current = new Map<string, DeployedFunction>();
+  /** Secrets per function name; they outlive versions (set before or after a deploy). */
+  private readonly secrets = new Map<string, Record<string, string>>();
 
   constructor(deps: FunctionTableDeps) {
     this.deps = deps;
@@ -69,8 +73,15 @@ export class FunctionTable {
     if (opts.verify) await this.deps.pool.acquire(fn.entry);
     this.current.set(name, fn);
     if (previous !== undefined) this.deps.pool.retire(previous.entry.key);
-    this.deps.logger.info({ scope: "runtime:deploy", service: name, version: opts.version, digest: actual }, `deployed ${name} v${opts.version}`);
+    // A restore after a restart is not news: only verified deploys are logged at info.
+    this.deps.logger[opts.verify ? "info" : "debug"]({ scope: "runtime:deploy", service: name, version: opts.version, digest: actual }, `deployed ${name} v${opts.version}`);
     return fn;
+  }
+
+  /** Replaces the function's secrets; the next request sees them in `env`. */
+  setSecrets(name: string, secrets: Record<string, string>): void {
+    if (Object.keys(secrets).length === 0) this.secrets.delete(name);
+    else this.secrets.set(name, secrets);
   }
 
   remove(name: string): boolean {
@@ -87,10 +98,11 @@ export class FunctionTable {
     const name = manifest.metadata.name;
     const filename = `edgefn://${name}/v${version}/index.js`;
     const fnLog = this.deps.logger.child({ scope: "fn", service: name });
+    const secretsOf = () => this.secrets.get(name) ?? {};
     const binding: SandboxBinding = {
       service: name,
       cpuMs: manifest.spec.limits.cpuMs,
-      log: (level, requestId, message) => fnLog[level]({ requestId }, message),
+      log: (level, requestId, message) => fnLog[level]({ requestId }, redact(message, secretsOf())),
       fetch: this.deps.egress(name, manifest.spec.egress),
       callService: (target, request, requestId) => {
         if (!Object.values(manifest.spec.services).includes(target)) {
@@ -107,6 +119,7 @@ export class FunctionTable {
       manifest,
       deployedAt: new Date(),
       inflight: 0,
+      vars: () => ({ ...manifest.spec.env, ...secretsOf() }),
       entry: {
         key: `${name}@${version}`,
         memoryMb: manifest.spec.limits.memoryMb,
@@ -117,4 +130,14 @@ export class FunctionTable {
       },
     };
   }
+}
+
+/** A function that logs one of its secrets gets `[redacted]` in the line instead. */
+export function redact(message: string, secrets: Record<string, string>): string {
+  let text = message;
+  for (const value of Object.values(secrets)) {
+    // Very short values would blank out ordinary words; they are not worth hiding anyway.
+    if (value.length >= 4 && text.includes(value)) text = text.replaceAll(value, "[redacted]");
+  }
+  return text;
 }

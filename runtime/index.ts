@@ -16,6 +16,8 @@ import { createAdaptorServer } from "@hono/node-server";
 import type { RuntimeConfig } from "./config.ts";
 import { createControlApp } from "./control.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { restoreFrom, Site } from "./site.ts";
+import { StateStore } from "./state.ts";
 import { startSupervisor, type Supervisor } from "./supervisor.ts";
 
 export { parseRuntimeConfig, type RuntimeConfig } from "./config.ts";
@@ -27,15 +29,24 @@ export interface Runtime {
   controlUrl: string;
   controlPort: number;
   supervisor: Supervisor;
+  site: Site;
   close(): Promise<void>;
 }
 
 export async function startRuntime(config: RuntimeConfig, logger: Logger = createLogger(config.EDGEFN_LOG)): Promise<Runtime> {
-  const site = logger.child({ site: config.EDGEFN_SITE });
-  const supervisor = await startSupervisor(config, site);
+  const siteLogger = logger.child({ site: config.EDGEFN_SITE_NAME });
+  // State first: the first worker starts with every function the site had.
+  const store = await StateStore.open(config.EDGEFN_STATE_DIR, config.EDGEFN_KEEP_VERSIONS);
+  const supervisor = await startSupervisor(config, siteLogger, restoreFrom(store));
   const url = `http://${hostForUrl(config.EDGEFN_HTTP.host)}:${supervisor.port}`;
+  const site = new Site(store, supervisor, {
+    name: config.EDGEFN_SITE_NAME,
+    region: config.EDGEFN_REGION,
+    ingressUrl: url,
+    keepVersions: config.EDGEFN_KEEP_VERSIONS,
+  });
   const control = createAdaptorServer({
-    fetch: createControlApp({ supervisor, token: config.EDGEFN_CONTROL_TOKEN, site: config.EDGEFN_SITE, ingressUrl: url, logger: site }).fetch,
+    fetch: createControlApp({ site, logs: supervisor.logs, token: config.EDGEFN_CONTROL_TOKEN, logger: siteLogger }).fetch,
   });
   control.listen(config.EDGEFN_CONTROL.port, config.EDGEFN_CONTROL.host);
   await once(control, "listening");
@@ -46,6 +57,7 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger = creat
     controlUrl: `http://${hostForUrl(config.EDGEFN_CONTROL.host)}:${controlPort}`,
     controlPort,
     supervisor,
+    site,
     async close() {
       control.close();
       await supervisor.close();

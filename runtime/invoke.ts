@@ -49,7 +49,7 @@ export async function invoke(
   try {
     sandbox = await withDeadline(deps.pool.acquire(fn.entry), deadline, fn);
     const ctx: ContextWire = { site: deps.site, region: deps.region, priority: fn.manifest.spec.priority, requestId };
-    const env: EnvWire = { vars: { ...fn.manifest.spec.env }, services: { ...fn.manifest.spec.services } };
+    const env: EnvWire = { vars: fn.vars(), services: fn.manifest.spec.services };
     const head = await withDeadline(sandbox.dispatch(request, ctx, env), deadline, fn);
     const running = sandbox;
     const afterwards = () => {

@@ -1,6 +1,6 @@
 /** Messages between the supervisor and its isolate host worker (over the fork IPC channel). */
 import { z } from "zod";
-import { DeploymentSchema, FunctionNameSchema } from "./manifest.ts";
+import { DeploymentSchema, FunctionNameSchema, SecretNameSchema } from "./manifest.ts";
 
 export const WorkerRequestSchema = z.discriminatedUnion("method", [
   z.object({
@@ -13,6 +13,8 @@ export const WorkerRequestSchema = z.discriminatedUnion("method", [
     version: z.number().int().positive(),
   }),
   z.object({ id: z.number(), method: z.literal("remove"), name: FunctionNameSchema }),
+  /** Every secret of one function (replaces the previous set): they join its `env`. */
+  z.object({ id: z.number(), method: z.literal("secrets"), name: FunctionNameSchema, secrets: z.record(SecretNameSchema, z.string()) }),
 ]);
 export type WorkerRequest = z.output<typeof WorkerRequestSchema>;
 /** A request as the supervisor makes it; it adds the id. */
@@ -32,6 +34,7 @@ export const WorkerReplySchema = z.union([
     result: z.union([
       z.object({ name: z.string(), digest: z.string(), version: z.number() }),
       z.object({ removed: z.boolean() }),
+      z.object({ secrets: z.number() }),
     ]),
   }),
   z.object({ id: z.number(), ok: z.literal(false), error: WorkerErrorSchema }),

@@ -23,7 +23,7 @@ try {
 
 const runtime = await startRuntime(config);
 process.stdout.write(
-  `${JSON.stringify({ event: "ready", port: runtime.port, url: runtime.url, controlPort: runtime.controlPort, controlUrl: runtime.controlUrl, site: config.EDGEFN_SITE, pid: process.pid })}\n`,
+  `${JSON.stringify({ event: "ready", port: runtime.port, url: runtime.url, controlPort: runtime.controlPort, controlUrl: runtime.controlUrl, site: config.EDGEFN_SITE_NAME, pid: process.pid })}\n`,
 );
 
 let stopping = false;

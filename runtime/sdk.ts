@@ -63,7 +63,7 @@ export interface Fetcher {
  * ```
  */
 export interface ExecutionContext {
-  /** Name of the site running this request (the runtime's EDGEFN_SITE), e.g. `"edge-paris-1"`. */
+  /** Name of the site running this request (the runtime's EDGEFN_SITE_NAME), e.g. `"edge-paris-1"`. */
   readonly site: string;
   /** Region of that site (the runtime's EDGEFN_REGION), e.g. `"eu-west"`. */
   readonly region: string;

@@ -1,8 +1,8 @@
 /**
- * The runtime's long-lived process. It owns the HTTP listener and the deployed functions,
- * and runs the isolates in a child process (worker.ts) that it restarts when it dies:
- * connections are handed to the worker one by one and wait in the listen queue while it
- * restarts, and every deployment is replayed into the new worker before it serves.
+ * The runtime's long-lived process side: it owns the HTTP listener and runs the isolates in
+ * a child process (worker.ts) that it restarts when it dies. Connections are handed to the
+ * worker one by one and wait while it restarts; `restore` (site.ts) puts every deployment
+ * back into a new worker before it serves. The worker's log lines pass through a LogTap.
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
@@ -11,9 +11,8 @@ import { fileURLToPath } from "node:url";
 import type { RuntimeConfig } from "./config.ts";
 import { RuntimeError } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import type { Deployment } from "./manifest.ts";
 import { WorkerReplySchema, type WorkerCall } from "./ipc.ts";
-import { createSerializer } from "./serialize.ts";
+import { LogTap } from "./log-tap.ts";
 
 const WORKER = fileURLToPath(new URL("./worker.ts", import.meta.url));
 /** Connections waiting for a worker; past this they are closed instead. */
@@ -21,20 +20,13 @@ const MAX_QUEUED = 4096;
 const RESTART_MAX_DELAY_MS = 5_000;
 const STOP_GRACE_MS = 3_000;
 
-export interface DeployedInfo {
-  name: string;
-  digest: string;
-  version: number;
-  priority: string;
-  deployedAt: string;
-}
-
 export interface Supervisor {
   readonly port: number;
   readonly host: string;
-  deploy(deployment: Deployment): Promise<DeployedInfo>;
-  remove(name: string): Promise<boolean>;
-  list(): DeployedInfo[];
+  /** The worker's log lines (function console lines, requests, deploys). */
+  readonly logs: LogTap;
+  /** Calls the worker once it is ready; rejects with the worker's RuntimeError. */
+  rpc(call: WorkerCall): Promise<unknown>;
   /** The worker's pid, for tests that crash it. */
   workerPid(): number | undefined;
   /** Times the worker was restarted after dying. */
@@ -42,17 +34,17 @@ export interface Supervisor {
   close(): Promise<void>;
 }
 
+/** Puts the site's functions into a new worker, through `call` (usable before it is ready). */
+export type Restore = (call: (request: WorkerCall) => Promise<unknown>) => Promise<void>;
+
 interface Pending {
   resolve(value: unknown): void;
   reject(error: RuntimeError): void;
 }
 
-export async function startSupervisor(config: RuntimeConfig, logger: Logger): Promise<Supervisor> {
+export async function startSupervisor(config: RuntimeConfig, logger: Logger, restore: Restore): Promise<Supervisor> {
   const log = logger.child({ scope: "runtime:supervisor" });
-  const deployments = new Map<string, { deployment: Deployment; info: DeployedInfo }>();
-  /** Last version number given per name; kept across removals so numbers never repeat. */
-  const versions = new Map<string, number>();
-  const serialize = createSerializer();
+  const logs = new LogTap();
   const queue: Socket[] = [];
   /** Sockets sent to the worker and not yet acknowledged: still ours if it dies first. */
   const unacked = new Map<number, Socket>();
@@ -114,10 +106,11 @@ export async function startSupervisor(config: RuntimeConfig, logger: Logger): Pr
     const child = fork(WORKER, [], {
       execArgv: ["--no-node-snapshot", ...(process.env.EDGEFN_PROF ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] : [])],
       serialization: "advanced",
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
+      stdio: ["ignore", "pipe", "inherit", "ipc"],
       env: { MALLOC_ARENA_MAX: "2", ...process.env, ...configEnv(config) },
     });
     worker = child;
+    logs.attach(child.stdout!);
     child.on("message", (message: unknown) => {
       if (typeof message === "object" && message !== null && "event" in message) {
         if (message.event === "worker-ready") void replay(child);
@@ -166,12 +159,10 @@ export async function startSupervisor(config: RuntimeConfig, logger: Logger): Pr
   }
 
   async function replay(child: ChildProcess): Promise<void> {
-    for (const { deployment, info } of deployments.values()) {
-      try {
-        await rpcNow({ method: "deploy", deployment, verify: false, version: info.version });
-      } catch (error) {
-        log.error({ service: deployment.manifest.metadata.name, err: error }, "could not restore a deployment into the new worker");
-      }
+    try {
+      await restore(rpcNow);
+    } catch (error) {
+      log.error({ err: error }, "could not restore the site's functions into the new worker");
     }
     if (worker !== child) return;
     ready = true;
@@ -190,33 +181,8 @@ export async function startSupervisor(config: RuntimeConfig, logger: Logger): Pr
   return {
     port: address.port,
     host: address.address,
-    deploy(deployment) {
-      const name = deployment.manifest.metadata.name;
-      return serialize(name, async () => {
-        const current = deployments.get(name);
-        // The same bundle and manifest again: nothing to do, and it keeps its version and age.
-        if (current?.info.digest === deployment.bundle.digest && sameManifest(current.deployment, deployment)) return current.info;
-        const version = (versions.get(name) ?? 0) + 1;
-        const result = (await rpc({ method: "deploy", deployment, verify: true, version })) as { digest: string };
-        versions.set(name, version);
-        const info: DeployedInfo = {
-          name,
-          digest: result.digest,
-          version,
-          priority: deployment.manifest.spec.priority,
-          deployedAt: new Date().toISOString(),
-        };
-        deployments.set(name, { deployment, info });
-        return info;
-      });
-    },
-    remove(name) {
-      return serialize(name, async () => {
-        const result = (await rpc({ method: "remove", name })) as { removed: boolean };
-        return deployments.delete(name) || result.removed;
-      });
-    },
-    list: () => [...deployments.values()].map((d) => d.info).sort((a, b) => a.name.localeCompare(b.name)),
+    logs,
+    rpc,
     workerPid: () => worker?.pid,
     restarts: () => restarts,
     async close() {
@@ -239,15 +205,11 @@ export async function startSupervisor(config: RuntimeConfig, logger: Logger): Pr
 function configEnv(config: RuntimeConfig): Record<string, string> {
   return {
     EDGEFN_CONTROL_TOKEN: config.EDGEFN_CONTROL_TOKEN,
-    EDGEFN_SITE: config.EDGEFN_SITE,
+    EDGEFN_SITE_NAME: config.EDGEFN_SITE_NAME,
     EDGEFN_REGION: config.EDGEFN_REGION,
     EDGEFN_LOG: config.EDGEFN_LOG,
     EDGEFN_MAX_WARM: String(config.EDGEFN_MAX_WARM),
     EDGEFN_IDLE_MS: String(config.EDGEFN_IDLE_MS),
     EDGEFN_SPARES: String(config.EDGEFN_SPARES),
   };
-}
-
-function sameManifest(a: Deployment, b: Deployment): boolean {
-  return JSON.stringify(a.manifest) === JSON.stringify(b.manifest);
 }

@@ -19,7 +19,7 @@ import type { ResponseWire } from "./isolate/wire.ts";
 import { WorkerRequestSchema, type WorkerReply, type WorkerReplyAny, type WorkerRequest } from "./ipc.ts";
 
 const config = parseRuntimeConfig(process.env);
-const logger = createLogger(config.EDGEFN_LOG).child({ site: config.EDGEFN_SITE });
+const logger = createLogger(config.EDGEFN_LOG).child({ site: config.EDGEFN_SITE_NAME });
 
 const pool = new IsolatePool({
   globalsScript: await globalsScript(),
@@ -31,7 +31,7 @@ const pool = new IsolatePool({
   loadTimeoutMs: 5_000,
 });
 
-const invokeDeps = { pool, site: config.EDGEFN_SITE, region: config.EDGEFN_REGION, logger };
+const invokeDeps = { pool, site: config.EDGEFN_SITE_NAME, region: config.EDGEFN_REGION, logger };
 
 const functions: FunctionTable = new FunctionTable({
   pool,
@@ -39,7 +39,7 @@ const functions: FunctionTable = new FunctionTable({
   egress: (service, allow) => createEgressFetch({ service, allow }),
   callService: async (caller, target, request, requestId): Promise<ResponseWire> => {
     const fn = functions.get(target);
-    if (fn === undefined) throw new TypeError(`service "${target}" is not deployed at site ${config.EDGEFN_SITE}`);
+    if (fn === undefined) throw new TypeError(`service "${target}" is not deployed at site ${config.EDGEFN_SITE_NAME}`);
     const callers = fn.manifest.spec.access.callers;
     if (callers !== undefined && !callers.includes(caller)) {
       throw new TypeError(`function "${caller}" may not call "${target}": it is not in that function's spec.access.callers`);
@@ -74,6 +74,9 @@ async function answer(request: WorkerRequest): Promise<WorkerReply["result"]> {
     }
     case "remove":
       return { removed: functions.remove(request.name) };
+    case "secrets":
+      functions.setSecrets(request.name, request.secrets);
+      return { secrets: Object.keys(request.secrets).length };
   }
 }
 

@@ -27,6 +27,9 @@ export default defineConfig({
           include: ["test/**/*.int.test.ts"],
           // Real processes: a runtime start includes esbuild and isolate warm-up.
           testTimeout: 60_000,
+          // One file at a time: each starts runtimes whose timing (CPU limits, "others keep
+          // answering") a second file's runtimes would distort on a 2-core machine.
+          fileParallelism: false,
           hookTimeout: 60_000,
         },
       },

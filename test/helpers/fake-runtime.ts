@@ -3,7 +3,7 @@
  * log lines out, control API, SIGTERM), so cli tests of `edgefn dev` do not depend on the
  * real runtime. It runs bundles with a plain dynamic import: no isolation, tests only.
  *
- * Env: EDGEFN_HTTP, EDGEFN_CONTROL, EDGEFN_CONTROL_TOKEN, EDGEFN_SITE (as the real one);
+ * Env: EDGEFN_HTTP, EDGEFN_CONTROL, EDGEFN_CONTROL_TOKEN, EDGEFN_SITE_NAME (as the real one);
  * FAKE_RUNTIME_FAIL=1 makes it exit 1 before the ready line.
  */
 import { randomUUID } from "node:crypto";
@@ -23,7 +23,9 @@ if (env["FAKE_RUNTIME_FAIL"] === "1") {
   process.exit(1);
 }
 const functions = new Map<string, Loaded>();
-const site = env["EDGEFN_SITE"] ?? "local";
+const versions = new Map<string, number>();
+let ingressPort = 0;
+const site = env["EDGEFN_SITE_NAME"] ?? "local";
 const token = env["EDGEFN_CONTROL_TOKEN"] ?? "";
 
 const [httpHost, httpPort] = splitHostPort(env["EDGEFN_HTTP"] ?? "127.0.0.1:0");
@@ -90,10 +92,10 @@ const control = createServer(async (req, res) => {
   if (req.method === "DELETE") {
     functions.delete(name);
     log({ level: "info", scope: "runtime:store", msg: "removed", service: name });
-    return sendJSON(res, 200, { function: { name } });
+    return sendJSON(res, 200, { removed: name });
   }
   const body = JSON.parse((await readBody(req)).toString()) as {
-    manifest: { spec: { env: Record<string, string> } };
+    manifest: { spec: { env: Record<string, string>; priority?: string } };
     bundle: { code: string; digest: string };
   };
   try {
@@ -108,12 +110,29 @@ const control = createServer(async (req, res) => {
     });
   }
   log({ level: "info", scope: "runtime:store", msg: "deployed", service: name, digest: body.bundle.digest });
-  sendJSON(res, 200, { function: { name, digest: body.bundle.digest } });
+  // A FunctionInfo (runtime/manifest.ts), as the real control API answers.
+  const version = (versions.get(name) ?? 0) + 1;
+  versions.set(name, version);
+  const deployedAt = new Date().toISOString();
+  sendJSON(res, 200, {
+    function: {
+      name,
+      version,
+      digest: body.bundle.digest,
+      priority: body.manifest.spec.priority ?? "normal",
+      status: "live",
+      deployedAt,
+      url: `http://${httpHost}:${ingressPort}/${name}/`,
+      versions: [{ version, digest: body.bundle.digest, deployedAt }],
+      secrets: [],
+    },
+  });
 });
 
 const listen = (server: Server, host: string, port: number) =>
   new Promise<AddressInfo>((resolve) => server.listen(port, host, () => resolve(server.address() as AddressInfo)));
 const a = await listen(ingress, httpHost, httpPort);
+ingressPort = a.port;
 const c = await listen(control, controlHost, controlPort);
 log({ level: "debug", scope: "runtime", msg: "starting" });
 process.stdout.write(

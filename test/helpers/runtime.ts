@@ -26,7 +26,7 @@ export const NODE = `${REPO_ROOT}node_modules/.bin/node`;
 export const RUNTIME_MAIN = `${REPO_ROOT}runtime/main.ts`;
 
 export interface StartRuntimeOptions {
-  /** EDGEFN_SITE; default "test". */
+  /** EDGEFN_SITE_NAME; default "test". */
   site?: string;
   /** EDGEFN_LOG; default "info" (so function console lines reach `logs`). */
   log?: string;
@@ -71,7 +71,7 @@ export async function startRuntime(opts: StartRuntimeOptions = {}): Promise<Runt
       EDGEFN_HTTP: "127.0.0.1:0",
       EDGEFN_CONTROL: "127.0.0.1:0",
       EDGEFN_CONTROL_TOKEN: token,
-      EDGEFN_SITE: opts.site ?? "test",
+      EDGEFN_SITE_NAME: opts.site ?? "test",
       EDGEFN_LOG: opts.log ?? "info",
       // As `edgefn dev` does: the runtime starts from Node's compile cache, not the type stripper.
       NODE_COMPILE_CACHE: join(tmpdir(), "node-compile-cache"),
