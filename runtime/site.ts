@@ -3,6 +3,7 @@
  * each durable (state.ts) before it is acknowledged and serialized per function, with the
  * isolate host (through the supervisor) switched only after it verified the new version.
  */
+import { createHash } from "node:crypto";
 import { RuntimeError } from "./errors.ts";
 import type { WorkerCall } from "./ipc.ts";
 import type { Deployment, FunctionInfo, SiteInfo } from "./manifest.ts";
@@ -62,6 +63,15 @@ export class Site {
   /** Verify in the isolate host, then record it durably; only then is it acknowledged. */
   deploy(deployment: Deployment): Promise<FunctionInfo> {
     const name = deployment.manifest.metadata.name;
+    const actual = `sha256:${createHash("sha256").update(deployment.bundle.code, "utf8").digest("hex")}`;
+    if (actual !== deployment.bundle.digest) {
+      return Promise.reject(
+        new RuntimeError("ERR_DIGEST_MISMATCH", `bundle of "${name}" hashes to ${actual}, not ${deployment.bundle.digest}`, {
+          status: 400,
+          hint: "the bundle was changed or truncated in transit: build and deploy again",
+        }),
+      );
+    }
     return this.serialize(name, async () => {
       const current = this.store.current(name);
       // The same bundle and manifest again: nothing changes, and it keeps its version and age.
