@@ -6,12 +6,13 @@
 import { watch, type FSWatcher } from "node:fs";
 import path from "node:path";
 import { bundleFunction, deploymentOf, type BundleResult } from "./bundle.ts";
-import { createControlClient, type ControlClient } from "./control.ts";
 import { formatLogLine } from "./dev-log.ts";
 import { CliError, isCodedError } from "./errors.ts";
 import type { Output } from "./output.ts";
 import { discoverFunctions, displayPath, isIgnoredPath, type Discovery, type FunctionProject } from "./project.ts";
 import { startRuntimeProcess, type ReadyLine, type RuntimeProcess } from "./runtime-process.ts";
+import { createSiteClient, type SiteClient } from "./site-client.ts";
+import { SiteApiError } from "./site-errors.ts";
 
 export interface DevOptions {
   root: string;
@@ -83,7 +84,11 @@ export async function startDevSession(opts: DevOptions): Promise<DevSession> {
   );
   const ready = runtime.ready;
   out.data({ event: "ready", url: ready.url, port: ready.port, site: opts.site });
-  const control: ControlClient = createControlClient(ready.controlUrl, runtime.token);
+  const control: SiteClient = createSiteClient({
+    url: ready.controlUrl,
+    token: runtime.token,
+    from: { url: "the runtime edgefn dev started", token: "edgefn dev" },
+  });
   const host = ["0.0.0.0", "::", ""].includes(opts.host) ? "127.0.0.1" : opts.host.includes(":") ? `[${opts.host}]` : opts.host;
   const urlOf = (name: string) => `http://${host}:${ready.port}/${name}/`;
 
@@ -186,7 +191,10 @@ export async function startDevSession(opts: DevOptions): Promise<DevSession> {
       served.delete(name);
       if (!entry.deployed) continue;
       try {
-        await control.remove(name);
+        await control.remove(name).catch((err: unknown) => {
+          // Already gone is what we wanted.
+          if (!(err instanceof SiteApiError && err.status === 404)) throw err;
+        });
         out.data({ event: "removed", name });
         out.success(`Removed ${name} (${displayPath(entry.fn.manifestPath)} is gone or renamed it)`);
       } catch (err) {

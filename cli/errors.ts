@@ -19,7 +19,15 @@ export type CliErrorCode =
   | "ERR_HTTP_STATUS" // user: the function answered with a non-2xx status
   | "ERR_RUNTIME_START" // user/system: the runtime child exited or hung before its ready line
   | "ERR_RUNTIME_EXITED" // system: the runtime child died while `edgefn dev` was serving
-  | "ERR_DEPLOY_FAILED"; // user: the control API refused a deployment
+  | "ERR_DEPLOY_FAILED" // user: one or more functions of `edgefn deploy` did not go live
+  | "ERR_NO_SITE" // user: no --site flag and no EDGEFN_SITE: which site to talk to is unknown
+  | "ERR_NO_TOKEN" // user: no --token flag and no EDGEFN_TOKEN for the site's control API
+  | "ERR_UNAUTHORIZED" // user: the site refused the control token (401)
+  | "ERR_SITE_RESPONSE" // user/system: the site answered something that is not its API (wrong URL? other version?)
+  | "ERR_SITE_EXISTS" // user: `site init` into a directory that is already a site, without --force
+  | "ERR_NOT_A_SITE" // user: `site up` on a directory without a valid site.json and control.token
+  | "ERR_STDIN_TTY" // user: `secret put` with a terminal on stdin (the value would echo and land in history)
+  | "ERR_SECRET_EMPTY"; // user: `secret put` read an empty value from stdin
 
 export interface CliErrorOptions {
   /** What to do next, one or two sentences. */

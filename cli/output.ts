@@ -113,14 +113,17 @@ export function createOutput(opts: OutputOptions = {}): Output {
   return out;
 }
 
-/** The JSON form of any error: `{code, message, hint?, details?, requestId?}`. */
-export function errorJSON(err: unknown): Record<string, string> {
+/** The JSON form of any error: `{code, message, hint?, details?, requestId?, issues?}`. */
+export function errorJSON(err: unknown): Record<string, unknown> {
   if (isCodedError(err)) {
-    const o: Record<string, string> = { code: err.code, message: err.message };
+    const o: Record<string, unknown> = { code: err.code, message: err.message };
     for (const k of ["hint", "details", "requestId"] as const) {
       const v = err[k];
       if (typeof v === "string") o[k] = v;
     }
+    // A site's ERR_MANIFEST_INVALID lists every problem as {path, message}.
+    const issues = (err as { issues?: unknown }).issues;
+    if (Array.isArray(issues)) o["issues"] = issues;
     return o;
   }
   return { code: "ERR_INTERNAL", message: err instanceof Error ? err.message : String(err) };

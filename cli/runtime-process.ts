@@ -1,5 +1,5 @@
 /**
- * Starts `runtime/main.ts` as a child process for `edgefn dev`: waits for its ready line
+ * Starts `runtime/main.ts` as a child process for `edgefn dev` and `edgefn site up`: waits for its ready line
  * (`{"event":"ready",...}`, safeParse'd; other lines are passed on), and stops it with
  * SIGTERM, then SIGKILL after a grace period. Modelled on miniflare's waitForPorts.
  */
@@ -28,6 +28,14 @@ export interface RuntimeProcessOptions {
   host: string;
   port: number;
   site: string;
+  /** EDGEFN_REGION; the runtime's default when absent. */
+  region?: string;
+  /** The control API's address; default 127.0.0.1, any free port. */
+  control?: { host: string; port: number };
+  /** The control token; default a fresh random one (edgefn dev). */
+  token?: string;
+  /** The flags that set the addresses, for the hint when one is taken. */
+  addressFlags?: string;
   /** Every stdout line except the ready line, and every stderr line, as they come. */
   onLine: (line: string, stream: "stdout" | "stderr") => void;
   readyTimeoutMs?: number;
@@ -55,15 +63,17 @@ export interface RuntimeProcess {
 const TAIL_LINES = 40;
 
 export async function startRuntimeProcess(opts: RuntimeProcessOptions): Promise<RuntimeProcess> {
-  const token = randomBytes(32).toString("hex");
+  const token = opts.token ?? randomBytes(32).toString("hex");
+  const control = opts.control ?? { host: "127.0.0.1", port: 0 };
   const timeoutMs = opts.readyTimeoutMs ?? 30_000;
   const child: ChildProcess = spawn(opts.execPath ?? process.execPath, ["--no-node-snapshot", opts.entry ?? RUNTIME_MAIN], {
     env: {
       ...process.env,
-      EDGEFN_HTTP: `${opts.host.includes(":") ? `[${opts.host}]` : opts.host}:${opts.port}`,
-      EDGEFN_CONTROL: "127.0.0.1:0",
+      EDGEFN_HTTP: hostPort(opts.host, opts.port),
+      EDGEFN_CONTROL: hostPort(control.host, control.port),
       EDGEFN_CONTROL_TOKEN: token,
-      EDGEFN_SITE: opts.site,
+      EDGEFN_SITE_NAME: opts.site,
+      ...(opts.region === undefined ? {} : { EDGEFN_REGION: opts.region }),
       EDGEFN_LOG: "info",
       EDGEFN_STDIN_LIFELINE: "1",
       // The runtime's own entry is TypeScript too: with the cache it starts without the
@@ -150,9 +160,14 @@ export async function startRuntimeProcess(opts: RuntimeProcessOptions): Promise<
   });
 }
 
+function hostPort(host: string, port: number): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
 function startHint(output: string, opts: RuntimeProcessOptions): string {
   if (/EADDRINUSE/.test(output)) {
-    return `Something else listens on ${opts.host}:${opts.port}. Stop it, or pass another --port.`;
+    const address = /EADDRINUSE[^\n]*?(\[?[\w.:]+\]?:\d+)/.exec(output)?.[1] ?? hostPort(opts.host, opts.port);
+    return `Something else listens on ${address}. Stop it, or pass another ${opts.addressFlags ?? "--port"}.`;
   }
   if (/EADDRNOTAVAIL|ENOTFOUND/.test(output)) return `Check --host ${opts.host}: it must be an address of this machine.`;
   return "The runtime's output above says why. Run with --verbose to see all of its log lines.";

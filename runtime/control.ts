@@ -47,6 +47,8 @@ export function createControlApp(deps: ControlDeps): Hono {
   });
 
   app.use(async (c, next) => {
+    // Tells clients they reached the control API, not the ingress (a common mix-up).
+    c.header("x-edgefn-control", "1");
     const header = c.req.header("authorization") ?? "";
     const given = createHash("sha256").update(header.replace(/^Bearer\s+/i, "")).digest();
     if (!/^Bearer\s+/i.test(header) || !timingSafeEqual(given, expected)) {

@@ -21,7 +21,13 @@ try {
   process.exit(1);
 }
 
-const runtime = await startRuntime(config);
+const runtime = await startRuntime(config).catch((error: unknown) => {
+  const { code, address, port } = error as { code?: string; address?: string; port?: number };
+  if (code !== "EADDRINUSE" && code !== "EACCES") throw error;
+  const what = code === "EADDRINUSE" ? "is already in use" : "needs more privileges";
+  process.stderr.write(`edgefn runtime: cannot listen on ${address}:${port}: the address ${what}; pick another one (EDGEFN_HTTP, EDGEFN_CONTROL)\n`);
+  process.exit(1);
+});
 process.stdout.write(
   `${JSON.stringify({ event: "ready", port: runtime.port, url: runtime.url, controlPort: runtime.controlPort, controlUrl: runtime.controlUrl, site: config.EDGEFN_SITE_NAME, pid: process.pid })}\n`,
 );

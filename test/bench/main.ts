@@ -5,7 +5,7 @@
  * JSON summary line. Exits 0 when targets are missed (they are marked); 1 if it broke.
  *
  *   node --no-node-snapshot test/bench/main.ts [--rounds 3] [--duration 4] [--connections 32]
- *                                             [--cold 100] [--deployed 1000] [--warm 100]
+ *                                             [--cold 100] [--deployed 1000] [--warm 100] [--deploys 20]
  */
 import { existsSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
@@ -13,13 +13,14 @@ import { parseArgs } from "node:util";
 import { RUNTIME_MAIN } from "../helpers/runtime.ts";
 import type { RuntimeHandle } from "../helpers/runtime.ts";
 import { BASELINES, startBaseline } from "./baselines.ts";
+import { measureDeployToLive, type DeployToLive } from "./deploy.ts";
 import { buildHello, measureColdStart, measureMemory, startEdgefn } from "./edgefn.ts";
 import type { ColdStart, Memory } from "./edgefn.ts";
 import { median, runLoad } from "./load.ts";
 import type { LoadResult } from "./load.ts";
 import { treeCpuMs } from "./proc.ts";
 
-const TARGETS = { throughputRatio: 0.6, coldP50Ms: 5, rssMb: 400 } as const;
+const TARGETS = { throughputRatio: 0.6, coldP50Ms: 5, rssMb: 400, deployToLiveP50Ms: 300 } as const;
 
 const { values: args } = parseArgs({
   options: {
@@ -29,6 +30,7 @@ const { values: args } = parseArgs({
     cold: { type: "string", default: "100" },
     deployed: { type: "string", default: "1000" },
     warm: { type: "string", default: "100" },
+    deploys: { type: "string", default: "20" },
   },
 });
 const settings = {
@@ -38,6 +40,7 @@ const settings = {
   cold: Number(args.cold),
   deployed: Number(args.deployed),
   warm: Number(args.warm),
+  deploys: Number(args.deploys),
 };
 
 interface Target {
@@ -52,6 +55,7 @@ interface Summary {
   ratio: number | null;
   cold: ColdStart | null;
   memory: Memory | null;
+  deployToLive: DeployToLive | null;
   notes: string[];
 }
 
@@ -106,6 +110,12 @@ async function main(): Promise<Summary> {
       memory = await measureMemory(hello, settings.deployed, settings.warm);
     }
 
+    let deployToLive: DeployToLive | null = null;
+    if (edgefn && settings.deploys > 0) {
+      progress(`deploy-to-live: ${settings.deploys} deploys of hello with edgefn deploy (fresh site with a state dir)`);
+      deployToLive = await measureDeployToLive(settings.deploys);
+    }
+
     const rows = targets.map((t) => ({
       name: t.name,
       requestsPerS: median(t.runs.map((r) => r.requestsPerS)),
@@ -118,6 +128,7 @@ async function main(): Promise<Summary> {
     }));
     if (cold && cold.failures > 0) notes.push(`cold start: ${cold.failures} requests failed, e.g. ${cold.firstFailure}`);
     if (memory && memory.failures > 0) notes.push(`memory: ${memory.failures} warming requests failed`);
+    if (deployToLive && deployToLive.failures > 0) notes.push(`deploy-to-live: ${deployToLive.failures} deploys failed, e.g. ${deployToLive.firstFailure}`);
     const [load1] = loadavg();
     if (load1! > availableParallelism()) {
       notes.push(`the machine was busy (load average ${fmt(load1!, 1)} on ${availableParallelism()} CPUs): absolute figures are noise, ratios less so`);
@@ -127,7 +138,7 @@ async function main(): Promise<Summary> {
       notes.push("the load generator used >= 90% of a CPU in some runs: it, not the server, may be the limit there, which narrows ratios");
     }
     const edge = rows.find((r) => r.name === "edgefn hello");
-    return { rows, ratio: edge ? edge.requestsPerS / raw.requestsPerS : null, cold, memory, notes };
+    return { rows, ratio: edge ? edge.requestsPerS / raw.requestsPerS : null, cold, memory, deployToLive, notes };
   } finally {
     for (const stop of stops.reverse()) await stop();
   }
@@ -159,6 +170,12 @@ function report(s: Summary): void {
     const m = s.memory;
     out.push(
       `RSS, runtime process tree: idle ${fmt(m.idleMb, 0)} MB, ${m.deployed} deployed ${fmt(m.deployedMb, 0)} MB, ${m.warm} of them warm ${fmt(m.warmMb, 0)} MB   (target <= ${TARGETS.rssMb} MB)  ${mark(m.warmMb <= TARGETS.rssMb)}`,
+    );
+  }
+  if (s.deployToLive) {
+    const d = s.deployToLive;
+    out.push(
+      `deploy-to-live (edgefn deploy start -> first call answering the new version), ${d.deploys} deploys: p50 ${fmt(d.p50Ms, 0)} ms, p99 ${fmt(d.p99Ms, 0)} ms (cli process until exit p50 ${fmt(d.cliP50Ms, 0)} ms)   (target p50 <= ${TARGETS.deployToLiveP50Ms} ms)  ${mark(d.p50Ms <= TARGETS.deployToLiveP50Ms)}`,
     );
   }
   for (const note of s.notes) out.push(`note: ${note}`);

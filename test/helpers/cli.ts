@@ -23,6 +23,8 @@ export interface CliOptions {
   env?: Record<string, string>;
   input?: string;
   timeoutMs?: number;
+  /** startCli only: stop it when the test finishes (default). `false` for one started in beforeAll. */
+  stopOnTestFinished?: boolean;
 }
 
 /** No colour, no inherited EDGEFN_* settings: output is the same on every machine. */
@@ -65,7 +67,7 @@ export interface RunningCli {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts the bin and kills it when the test finishes. */
+/** Starts the bin and stops it when the test finishes (unless `stopOnTestFinished: false`). */
 export function startCli(args: string[], opts: CliOptions): RunningCli {
   const child = spawn(NODE, [BIN, ...args], { cwd: opts.cwd, env: cliEnv(opts.env), stdio: ["ignore", "pipe", "pipe"] });
   const lines: string[] = [];
@@ -82,14 +84,16 @@ export function startCli(args: string[], opts: CliOptions): RunningCli {
   createInterface({ input: child.stdout }).on("line", onLine);
   createInterface({ input: child.stderr }).on("line", onLine);
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  onTestFinished(async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    // SIGINT first, so `edgefn dev` stops its runtime child; SIGKILL would orphan it.
-    child.kill("SIGINT");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(timer);
-  });
+  if (opts.stopOnTestFinished !== false) {
+    onTestFinished(async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      // SIGINT first, so `edgefn dev` stops its runtime child; SIGKILL would orphan it.
+      child.kill("SIGINT");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    });
+  }
   return {
     child,
     lines,
