@@ -59,20 +59,22 @@ export async function runCommand(cmd: CommandDef, rawArgs: string[], parents: st
   const sub = first !== undefined && cmd.subCommands ? cmd.subCommands[first] : undefined;
   if (sub) return runCommand(await sub(), rest, [...parents, cmd.meta.name]);
 
-  const usage = await renderUsage(cmd, parents);
+  // Usage of a command group loads every subcommand (for their descriptions): only on demand.
+  const renderedUsage = () => renderUsage(cmd, parents);
   const beforeDashes = rawArgs.includes("--") ? rawArgs.slice(0, rawArgs.indexOf("--")) : rawArgs;
-  if (beforeDashes.includes("--help") || beforeDashes.includes("-h")) return { kind: "help", text: usage };
+  if (beforeDashes.includes("--help") || beforeDashes.includes("-h")) return { kind: "help", text: await renderedUsage() };
   if (cmd.meta.version !== undefined && (first === "--version" || first === "-v")) {
     return { kind: "help", text: cmd.meta.version };
   }
   if (!cmd.run) {
-    if (first === undefined) throw new UsageError("Missing command.", { usage });
+    if (first === undefined) throw new UsageError("Missing command.", { usage: await renderedUsage() });
     const names = Object.keys(cmd.subCommands ?? {});
     throw new UsageError(`Unknown command "${first}".`, {
-      usage,
+      usage: await renderedUsage(),
       hint: `Commands: ${names.join(", ")}. Run \`${[...parents, cmd.meta.name].join(" ")} --help\` for details.`,
     });
   }
+  const usage = await renderedUsage();
   const args = parseCommandArgs(cmd.args ?? {}, rawArgs, usage);
   const code = await cmd.run({ args, rawArgs, usage });
   return { kind: "ran", code: code ?? 0 };
