@@ -1,16 +1,13 @@
 #!/usr/bin/env node
 /**
- * The `edgefn` bin, and the only place that calls process.exit: 0 ok, 1 user error,
- * 2 usage error (with usage text), 70 a bug (with its stack).
+ * The cli's entry (the bin, cli/edgefn.mjs, turns Node's compile cache on and imports it),
+ * and the only place that calls process.exit: 0 ok, 1 user error, 2 usage error (with usage
+ * text), 70 a bug (with its stack).
  */
-import { enableCompileCache } from "node:module";
-
-// Before the rest loads: every later run reuses the compiled code (a faster CLI start).
-enableCompileCache();
-const { runCommand } = await import("./command.ts");
-const { exitCodeFor, UsageError } = await import("./errors.ts");
-const { main } = await import("./index.ts");
-const { createOutput } = await import("./output.ts");
+import { runCommand } from "./command.ts";
+import { exitCodeFor, UsageError } from "./errors.ts";
+import { main } from "./index.ts";
+import { createOutput } from "./output.ts";
 
 const argv = process.argv.slice(2);
 let code: number;

@@ -11,7 +11,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from "vitest";
 import { buildFunctionDir, readManifest } from "./helpers/bundle.ts";
-import { NODE, REPO_ROOT, RUNTIME_MAIN, startRuntime } from "./helpers/runtime.ts";
+import { NODE, REPO_ROOT, startRuntime } from "./helpers/runtime.ts";
 import type { RuntimeHandle } from "./helpers/runtime.ts";
 
 const FUNCTIONS = `${REPO_ROOT}functions`;
@@ -42,7 +42,7 @@ describe("examples: source", () => {
   });
 });
 
-describe.skipIf(!existsSync(RUNTIME_MAIN))("examples: in a real runtime", () => {
+describe("examples: in a real runtime", () => {
   let rt: RuntimeHandle;
 
   beforeAll(async () => {

@@ -64,7 +64,7 @@ export async function measureDeployToLive(count: number): Promise<DeployToLive> 
 
 function runCli(args: string[]): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(NODE, [join(REPO_ROOT, "cli", "main.ts"), ...args], { stdio: "ignore", cwd: REPO_ROOT });
+    const child = spawn(NODE, [join(REPO_ROOT, "cli", "edgefn.mjs"), ...args], { stdio: "ignore", cwd: REPO_ROOT });
     child.once("exit", (code) => resolve(code ?? 1));
   });
 }

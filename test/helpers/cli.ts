@@ -1,5 +1,5 @@
 /**
- * Runs the real `edgefn` bin (`node cli/main.ts`) with the project's Node 24, as users do
+ * Runs the real `edgefn` bin (`node cli/edgefn.mjs`) with the project's Node 24, as users do
  * through npx. `runCli` waits for exit; `startCli` is for long-running commands (`dev`).
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -10,7 +10,7 @@ import { REPO } from "./tmp.ts";
 
 /** The project's Node (24): vitest itself may run under an older system node. */
 export const NODE = path.join(REPO, "node_modules", ".bin", "node");
-export const BIN = path.join(REPO, "cli", "main.ts");
+export const BIN = path.join(REPO, "cli", "edgefn.mjs");
 
 export interface CliRun {
   code: number | null;

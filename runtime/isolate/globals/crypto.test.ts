@@ -119,7 +119,7 @@ describe("crypto.subtle conforms to Node's WebCrypto", () => {
     const iv = webcrypto.getRandomValues(new Uint8Array(ivLength));
     const nodeKey = await subtle.importKey("raw", raw, name, true, ["encrypt", "decrypt"]);
     const p = params(iv);
-    const paramsLit = JSON.stringify(p, (k, v) => (v instanceof Uint8Array ? `@@${[...v].join(",")}@@` : v)).replace(/"@@([\d,]*)@@"/g, "new Uint8Array([$1])");
+    const paramsLit = JSON.stringify(p, (_key, v) => (v instanceof Uint8Array ? `@@${[...v].join(",")}@@` : v)).replace(/"@@([\d,]*)@@"/g, "new Uint8Array([$1])");
     const nodeCipher = await subtle.encrypt(p as never, nodeKey, DATA);
     const [cipher, plain] = await t.run<[ArrayBuffer, ArrayBuffer]>(`
       const key = await crypto.subtle.importKey("raw", ${lit(raw)}, ${JSON.stringify(name)}, false, ["encrypt", "decrypt"]);
