@@ -51,7 +51,7 @@ describe("IsolatePool", () => {
     await pool.acquire(a); // a is now more recent than b
     await pool.acquire(c);
     expect(pool.stats().warm).toBe(2);
-    expect(sb.dead).toBe(true);
+    await expect.poll(() => sb.dead).toBe(true); // disposed just after, off the request's path
     expect(sa.dead).toBe(false);
     // b loads again, from its cached code
     const again = await pool.acquire(b);
