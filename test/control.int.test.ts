@@ -91,6 +91,23 @@ describe("invalid deployments", () => {
   });
 });
 
+describe("concurrent deploys", () => {
+  it("serializes deploys of one function: each gets its own version, the last acknowledged serves", async () => {
+    const bodies = ["a", "b", "c", "d", "e"];
+    const deployments = await Promise.all(bodies.map((b) => inlineFunction("race", `export default { fetch() { return new Response("${b}"); } };`)));
+    const answers = await Promise.all(
+      deployments.map(async (d, i) => {
+        const res = await call("PUT", "/v1/functions/race", d);
+        return { body: bodies[i]!, status: res.status, version: ((await res.json()) as { function: { version: number } }).function.version };
+      }),
+    );
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(answers.map((a) => a.version).sort()).toEqual([1, 2, 3, 4, 5]);
+    const last = answers.reduce((a, b) => (b.version > a.version ? b : a));
+    expect(await (await fetch(`${rt.url}/race/`)).text()).toBe(last.body);
+  });
+});
+
 describe("rollback and secrets", () => {
   it("rolls back to the previous kept version, and refuses when there is none", async () => {
     await rt.deploy(await inlineFunction("roll", `export default { fetch() { return new Response("one"); } };`));
