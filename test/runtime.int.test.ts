@@ -2,6 +2,7 @@
  * The runtime as users meet it: a real runtime process on 127.0.0.1, functions deployed over
  * its control API, called over real HTTP. Misbehaving functions must hurt only themselves.
  */
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inlineFunction } from "./helpers/inline.ts";
 import { startRuntime, type RuntimeHandle } from "./helpers/runtime.ts";
@@ -185,6 +186,13 @@ describe("deploys", () => {
     const failed = rt.deploy(await inlineFunction("stable", `throw new Error("broken at load"); export default {};`));
     await expect(failed).rejects.toThrow(/ERR_MODULE_LOAD.*broken at load/);
     expect((await timed("/stable/")).body).toBe("v1");
+  });
+
+  it("refuses a bundle that is not valid JavaScript with ERR_MODULE_LOAD", async () => {
+    const good = await inlineFunction("syntax", `export default { fetch() { return new Response("ok"); } };`);
+    const code = "export default { fetch( {";
+    const broken = { ...good, bundle: { code, digest: `sha256:${createHash("sha256").update(code).digest("hex")}` } };
+    await expect(rt.deploy(broken)).rejects.toThrow(/ERR_MODULE_LOAD.*SyntaxError/);
   });
 
   it("swaps versions without dropping requests in flight", async () => {

@@ -156,11 +156,12 @@ export class Sandbox {
   async load(binding: SandboxBinding, opts: LoadOptions): Promise<{ cachedData: ivm.ExternalCopy<ArrayBuffer> | undefined }> {
     if (this.binding !== undefined) throw new Error("a sandbox runs one function version");
     this.binding = binding;
-    const module = (await this.isolate.compileModule(opts.code, {
-      filename: opts.filename,
-      ...(opts.cachedData === undefined ? { produceCachedData: true } : { cachedData: opts.cachedData }),
-    })) as ivm.Module & WithCachedData;
+    let module: ivm.Module & WithCachedData;
     try {
+      module = (await this.isolate.compileModule(opts.code, {
+        filename: opts.filename,
+        ...(opts.cachedData === undefined ? { produceCachedData: true } : { cachedData: opts.cachedData }),
+      })) as ivm.Module & WithCachedData;
       await module.instantiate(this.context, (specifier) => {
         throw new Error(`import of "${specifier}" is not allowed: bundles must be self-contained`);
       });
