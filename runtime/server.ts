@@ -3,6 +3,7 @@
  * URL it sees, and `/healthz` answers while the process is up. No isolate code here.
  */
 import { Hono, type Context } from "hono";
+import { concatBytes } from "./bytes.ts";
 import { RuntimeError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { FunctionTable } from "./functions.ts";
@@ -123,7 +124,7 @@ async function readBody(request: Request, limit: number, name: string): Promise<
     });
   const declared = Number(request.headers.get("content-length") ?? "NaN");
   if (declared > limit) throw tooLarge();
-  const chunks: Uint8Array<ArrayBuffer>[] = [];
+  const chunks: Uint8Array[] = [];
   let size = 0;
   const reader = request.body.getReader();
   for (;;) {
@@ -134,16 +135,9 @@ async function readBody(request: Request, limit: number, name: string): Promise<
       await reader.cancel().catch(() => undefined);
       throw tooLarge();
     }
-    chunks.push(value as Uint8Array<ArrayBuffer>);
+    chunks.push(value);
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
+  return concatBytes(chunks, size);
 }
 
 function toRuntimeError(error: unknown, log: Logger, requestId: string): RuntimeError {

@@ -3,6 +3,7 @@
  * against the function's egress allow-list, then fetches with Node's fetch. Errors say
  * exactly which entry to add to spec.egress; the isolate turns them into TypeErrors.
  */
+import { concatBytes } from "../bytes.ts";
 import type { HeaderList, RequestWire, ResponseWire } from "./wire.ts";
 
 export interface EgressOptions {
@@ -192,19 +193,7 @@ export function createEgressFetch(options: EgressOptions): (request: EgressReque
       }
       chunks.push(result.value);
     }
-    // One exact buffer: a chunk may be a view into a larger pooled one, all of which a copy
-    // into the isolate would carry.
-    const only = chunks[0];
-    if (chunks.length === 1 && only!.byteOffset === 0 && only!.byteLength === only!.buffer.byteLength && only!.buffer instanceof ArrayBuffer) {
-      return only as Uint8Array<ArrayBuffer>;
-    }
-    const body = new Uint8Array(total);
-    let offset = 0;
-    for (const chunk of chunks) {
-      body.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
-    return body;
+    return concatBytes(chunks, total);
   }
 }
 

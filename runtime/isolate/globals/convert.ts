@@ -57,21 +57,7 @@ export function exactBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
 }
 
 /** Concatenates chunks into one exact-length buffer (the only chunk itself when alone). */
-export function concatBytes(chunks: Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
-  if (chunks.length === 1) {
-    const only = chunks[0]!;
-    if (only.byteOffset === 0 && only.byteLength === only.buffer.byteLength && only.buffer instanceof ArrayBuffer) {
-      return only as Uint8Array<ArrayBuffer>;
-    }
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
-}
+export { concatBytes } from "../../bytes.ts";
 
 /** Sets Symbol.toStringTag as WebIDL interfaces have it (non-writable, configurable). */
 export function tag(ctor: { prototype: object }, name: string): void {
