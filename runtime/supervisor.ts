@@ -104,7 +104,7 @@ export async function startSupervisor(config: RuntimeConfig, logger: Logger, res
 
   function startWorker(): void {
     const child = fork(WORKER, [], {
-      execArgv: ["--no-node-snapshot", ...(process.env.EDGEFN_PROF ? ["--cpu-prof", "--cpu-prof-dir=/tmp/prof"] : [])],
+      execArgv: ["--no-node-snapshot"],
       serialization: "advanced",
       stdio: ["ignore", "pipe", "inherit", "ipc"],
       env: { MALLOC_ARENA_MAX: "2", ...process.env, ...configEnv(config) },
