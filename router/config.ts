@@ -1,0 +1,39 @@
+/** RouterConfigSchema: the only reader of process.env in the router. */
+import { hostname } from "node:os";
+import { z } from "zod";
+import { LOG_LEVELS } from "./log.ts";
+
+const HostPortSchema = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, "must be host:port, e.g. 127.0.0.1:5672 (port 0 picks a free one)")
+  .transform((s) => {
+    const at = s.lastIndexOf(":");
+    return { host: s.slice(0, at).replace(/^\[|\]$/g, ""), port: Number(s.slice(at + 1)) };
+  })
+  .refine((a) => a.port <= 65535, "port must be 0-65535");
+
+export const RouterConfigSchema = z.object({
+  /** Where callers and consumers connect (AMQP 1.0, plain TCP for now). */
+  EDGEFN_ROUTER_LISTEN: HostPortSchema.default({ host: "127.0.0.1", port: 5672 }),
+  /** This router's id in the network: advertisements, reply addresses, the AMQP container id. */
+  EDGEFN_ROUTER_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$/, "EDGEFN_ROUTER_ID must be 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit")
+    .default(() => hostname().replace(/[^-A-Za-z0-9_.]/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 63) || "router"),
+  EDGEFN_LOG: z.enum(LOG_LEVELS, { error: `EDGEFN_LOG must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+});
+
+export type RouterConfig = z.output<typeof RouterConfigSchema>;
+export type RouterConfigInput = z.input<typeof RouterConfigSchema>;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Parses the environment (or any such record); throws ConfigError with every problem listed. */
+export function parseRouterConfig(env: Record<string, string | undefined>): RouterConfig {
+  const result = RouterConfigSchema.safeParse(env);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+  throw new ConfigError(`invalid router configuration:\n${lines.join("\n")}`);
+}

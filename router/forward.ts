@@ -1,0 +1,279 @@
+/**
+ * The rhea side of the router: one container listening for callers and consumers, and the
+ * forwarding of every delivery between them.
+ *
+ * - A receiver attached on `fn/<name>` makes its consumer a candidate for that address
+ *   (addresses.ts); a receiver with a dynamic source gets a fresh reply address of its own.
+ * - A delivery coming in goes to the address of its link's target or, on an anonymous link, to
+ *   its `to`. select.ts picks the consumer; nobody able to take it: RELEASED at once.
+ * - The consumer's outcome goes back to the caller's delivery: accepted, released, rejected
+ *   (with its error) or modified (delivery_failed). A consumer lost with the delivery
+ *   unsettled (detach, session end, connection gone): MODIFIED, delivery_failed, as DESIGN.md
+ *   asks: it was handed over and may have run.
+ */
+import type { Server, Socket } from "node:net";
+import rhea from "rhea";
+import type { AmqpError, Connection, Delivery, EventContext, Message, Receiver } from "rhea";
+import { AddressTable, type ConsumerLink } from "./addresses.ts";
+import { RouterError } from "./errors.ts";
+import type { Logger } from "./log.ts";
+import { parseFunctionAddress } from "./protocol.ts";
+
+/** Reply addresses are ours to hand out, under this prefix; nobody may attach to one by name. */
+export const REPLY_ADDRESS_PREFIX = "_reply/";
+
+export interface ForwarderOptions {
+  id: string;
+  logger: Logger;
+  /** Unsettled this long with nothing settled: the consumer is hung and skipped. Default 1000. */
+  hungAfterMs?: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+export interface Forwarder {
+  readonly table: AddressTable;
+  /** Listens on host:port (port 0: a free one); resolves with the port. */
+  listen(host: string, port: number): Promise<number>;
+  /** Closes every connection and the listener; sockets that do not close in time are destroyed. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** A delivery from a caller, handed to a consumer and not settled yet. */
+interface Forward {
+  readonly original: Delivery;
+  readonly link: ConsumerLink;
+}
+
+export function createForwarder(opts: ForwarderOptions): Forwarder {
+  const { id, logger } = opts;
+  const now = opts.now ?? Date.now;
+  const log = {
+    link: logger.child({ scope: "router:link" }),
+    select: logger.child({ scope: "router:select" }),
+    health: logger.child({ scope: "router:health" }),
+    forward: logger.child({ scope: "router:forward" }),
+  };
+  const table = new AddressTable({ hungAfterMs: opts.hungAfterMs });
+  const forwards = new Map<Delivery, Forward>();
+  const connIds = new WeakMap<Connection, string>();
+  const connections = new Set<Connection>();
+  let nextConn = 1;
+  let nextReply = 1;
+
+  const container = rhea.create_container({
+    id,
+    // We settle callers' deliveries ourselves, once the consumer has.
+    autoaccept: false,
+    // MODIFIED must reach the caller as MODIFIED (DESIGN.md, AMQP facts measured).
+    treat_modified_as_released: false,
+  });
+
+  const connId = (connection: Connection): string => {
+    let cid = connIds.get(connection);
+    if (cid === undefined) connIds.set(connection, (cid = `c${nextConn++}`));
+    return cid;
+  };
+
+  /** Tells the caller; nothing to do if it sent pre-settled or is gone. */
+  const settleUpstream = (original: Delivery, settle: (d: Delivery) => void): void => {
+    if (original.remote_settled || !original.link.is_open()) return;
+    settle(original);
+  };
+
+  const lost = (d: Delivery) => d.modified({ delivery_failed: true });
+
+  const withdraw = (link: ConsumerLink, why: string): void => {
+    const unsettled = table.withdraw(link);
+    for (const outgoing of unsettled) {
+      const forward = forwards.get(outgoing);
+      if (forward === undefined) continue;
+      forwards.delete(outgoing);
+      settleUpstream(forward.original, lost);
+    }
+    log.link.info({ conn: link.conn, link: link.id, address: link.address, lost: unsettled.length, served: table.has(link.address) }, `consumer withdrawn: ${why}`);
+  };
+
+  const withdrawConnection = (connection: Connection, why: string): void => {
+    connections.delete(connection);
+    const cid = connId(connection);
+    for (const link of table.linksWhere((l) => l.conn === cid)) withdraw(link, why);
+  };
+
+  container.on("connection_open", (ctx: EventContext) => {
+    connections.add(ctx.connection);
+    log.link.debug({ conn: connId(ctx.connection), container: ctx.connection.container_id }, "connection open");
+  });
+
+  // A consumer (or a caller's reply receiver) attached: we send to it.
+  container.on("sender_open", (ctx: EventContext) => {
+    const sender = ctx.sender!;
+    const conn = connId(ctx.connection);
+    const source = sender.source as { address?: string; dynamic?: boolean } | undefined;
+    let address: string;
+    if (source?.dynamic === true) {
+      address = `${REPLY_ADDRESS_PREFIX}${id}/${conn}.${(nextReply++).toString(36)}.${rhea.generate_uuid().slice(0, 8)}`;
+      sender.set_source({ address, dynamic: true });
+    } else if (typeof source?.address === "string" && parseFunctionAddress(source.address) !== null) {
+      address = source.address;
+      sender.set_source({ address });
+    } else {
+      const err = new RouterError("ERR_ADDRESS_INVALID", `Cannot serve address ${JSON.stringify(source?.address ?? null)}: consumers attach to fn/<name> or ask for a dynamic reply address.`);
+      log.link.warn({ conn, address: source?.address ?? null }, "receiver refused: not an fn/<name> address");
+      sender.close(err.toAmqpError());
+      return;
+    }
+    const link = table.add(address, conn, sender);
+    log.link.info({ conn, link: link.id, address, dynamic: source?.dynamic === true }, "consumer attached");
+  });
+
+  // A caller attached a sender: we receive on it.
+  container.on("receiver_open", (ctx: EventContext) => {
+    const receiver = ctx.receiver!;
+    const target = receiverTarget(receiver);
+    // Echo the target (anonymous senders keep theirs, address-less), so the caller sees its link accepted.
+    if (target !== undefined) receiver.set_target({ address: target });
+    else if (receiver.target) receiver.set_target(receiver.target);
+    log.link.debug({ conn: connId(ctx.connection), target: target ?? null }, "sender attached");
+  });
+
+  container.on("message", (ctx: EventContext) => {
+    const receiver = ctx.receiver!;
+    const delivery = ctx.delivery!;
+    const message = ctx.message!;
+    const conn = connId(ctx.connection);
+    const address = receiverTarget(receiver) ?? (typeof message.to === "string" && message.to !== "" ? message.to : undefined);
+    if (address === undefined) {
+      const err = new RouterError("ERR_DECODE", "Message has no `to` and its link has no target address, so it has nowhere to go.", {
+        hint: "Set `to` on each message of an anonymous sender, or attach the sender with a target address.",
+      });
+      log.forward.warn({ conn, code: err.code }, err.message);
+      delivery.reject(err.toAmqpError());
+      return;
+    }
+    const at = now();
+    const expiry = expiresAt(message);
+    if (expiry !== undefined && expiry <= at) {
+      const err = new RouterError("ERR_DEADLINE_EXCEEDED", `Message to ${address} expired ${at - expiry} ms before it could be delivered.`);
+      log.forward.info({ conn, address, code: err.code }, err.message);
+      settleUpstream(delivery, (d) => d.reject(err.toAmqpError()));
+      return;
+    }
+
+    const { consumer, served, skipped } = table.pick(address, at);
+    for (const skip of skipped) {
+      if (skip.reason !== "hung" || skip.consumer.hung) continue;
+      skip.consumer.hung = true;
+      log.health.warn({ conn: skip.consumer.conn, link: skip.consumer.id, address, outstanding: skip.candidate.outstanding }, "consumer hung: skipped until it settles again");
+    }
+    if (consumer === null) {
+      // Never handed to anyone: safe to resend (DESIGN.md "Failures").
+      log.select.debug({ conn, address, served, skipped: skipped.map((s) => ({ link: s.consumer.id, reason: s.reason })) }, served === 0 ? "no consumer for address: released" : "no consumer able to take it: released");
+      settleUpstream(delivery, (d) => d.release());
+      return;
+    }
+    // A consumer needs `to` to know which function is called when the caller's link had a target.
+    const outgoing = consumer.sender.send(message.to === undefined || message.to === null ? { ...message, to: address } : message);
+    table.recordSent(consumer, outgoing, at);
+    forwards.set(outgoing, { original: delivery, link: consumer });
+    log.forward.debug({ conn, address, link: consumer.id, messageId: message.message_id }, "forwarded");
+  });
+
+  const onOutcome = (settle: (original: Delivery, outgoing: Delivery) => void) => (ctx: EventContext) => {
+    const outgoing = ctx.delivery!;
+    const forward = forwards.get(outgoing);
+    if (forward === undefined) return; // withdrawn already, or not ours
+    forwards.delete(outgoing);
+    table.recordSettled(forward.link, outgoing, now());
+    settleUpstream(forward.original, (original) => settle(original, outgoing));
+  };
+  container.on("accepted", onOutcome((original) => original.accept()));
+  container.on("released", onOutcome((original) => original.release()));
+  container.on("modified", onOutcome((original) => lost(original)));
+  container.on("rejected", onOutcome((original, outgoing) => original.reject(rejectError(outgoing))));
+  // Settled with no outcome: we cannot tell whether it ran, so as if lost.
+  container.on("settled", (ctx: EventContext) => {
+    if (ctx.sender !== undefined) onOutcome((original) => lost(original))(ctx);
+  });
+
+  container.on("sender_close", (ctx: EventContext) => {
+    const link = table.find(ctx.sender!);
+    if (link !== undefined) withdraw(link, "receiver detached");
+  });
+  container.on("receiver_close", (ctx: EventContext) => {
+    log.link.debug({ conn: connId(ctx.connection), target: receiverTarget(ctx.receiver!) ?? null }, "sender detached");
+  });
+  container.on("session_close", (ctx: EventContext) => {
+    const session = ctx.session;
+    for (const link of table.linksWhere((l) => l.sender.session === session)) withdraw(link, "session ended");
+  });
+  container.on("connection_close", (ctx: EventContext) => withdrawConnection(ctx.connection, "connection closed"));
+  container.on("disconnected", (ctx: EventContext) => {
+    withdrawConnection(ctx.connection, "connection lost");
+    log.link.debug({ conn: connId(ctx.connection) }, "disconnected");
+  });
+  // rhea emits link and connection errors here when no narrower handler took them.
+  container.on("error", (err: unknown) => {
+    log.link.warn({ err: err instanceof Error ? { name: err.name, message: err.message } : String(err) }, "AMQP error from a peer");
+  });
+
+  let server: Server | undefined;
+  const sockets = new Set<Socket>();
+
+  return {
+    table,
+    listen(host, port) {
+      return new Promise<number>((resolve, reject) => {
+        const s = container.listen({ host, port });
+        server = s;
+        s.on("connection", (socket: Socket) => {
+          sockets.add(socket);
+          socket.once("close", () => sockets.delete(socket));
+        });
+        s.once("error", reject);
+        s.once("listening", () => {
+          s.off("error", reject);
+          s.on("error", (err) => log.link.error({ err: { message: err.message } }, "listener error"));
+          const address = s.address();
+          resolve(typeof address === "object" && address !== null ? address.port : port);
+        });
+      });
+    },
+    async close(graceMs = 1_000) {
+      const s = server;
+      if (s === undefined) return;
+      server = undefined;
+      const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+      for (const connection of connections) {
+        try {
+          connection.close();
+        } catch {
+          // its socket is gone already; the timer below destroys what is left
+        }
+      }
+      const timer = setTimeout(() => {
+        for (const socket of sockets) socket.destroy();
+      }, graceMs);
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function receiverTarget(receiver: Receiver): string | undefined {
+  const target = receiver.target as { address?: unknown } | undefined;
+  return typeof target?.address === "string" && target.address !== "" ? target.address : undefined;
+}
+
+function expiresAt(message: Message): number | undefined {
+  const t: unknown = message.absolute_expiry_time;
+  if (t instanceof Date) return t.getTime();
+  return typeof t === "number" && t > 0 ? t : undefined;
+}
+
+/** The consumer's error, passed on as it gave it. */
+function rejectError(outgoing: Delivery): AmqpError | undefined {
+  const state = outgoing.remote_state as { error?: AmqpError } | undefined;
+  return state?.error;
+}
+

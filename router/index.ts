@@ -1,0 +1,57 @@
+/**
+ * The router's public API: start one AMQP 1.0 router of the VAN (DESIGN.md, "The VAN").
+ * Step one: a single router with local consumers, plain TCP; no inter-router links, no TLS.
+ */
+import type { RouterConfig } from "./config.ts";
+import type { ConsumerHealth } from "./addresses.ts";
+import { createForwarder } from "./forward.ts";
+import { silentLogger, type Logger } from "./log.ts";
+
+export type { RouterConfig, RouterConfigInput } from "./config.ts";
+export { parseRouterConfig, RouterConfigSchema } from "./config.ts";
+export type { ConsumerHealth } from "./addresses.ts";
+
+export interface RouterOptions {
+  /** Unsettled this long, with nothing settled for as long, counts as hung. Default 1000 ms. */
+  hungAfterMs?: number;
+}
+
+export interface Router {
+  /** The port it listens on (the one picked when EDGEFN_ROUTER_LISTEN asked for port 0). */
+  readonly port: number;
+  readonly id: string;
+  /** The consumers attached for `address` and how healthy each is now: for probes and tests. */
+  consumers(address: string): ConsumerHealth[];
+  /** Closes every connection and the listener. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a router listening on `config.EDGEFN_ROUTER_LISTEN`. Consumers attach a receiver on
+ * `fn/<name>`; callers send to that address and attach a receiver with a dynamic source for
+ * replies. A call nobody can take comes back RELEASED; one lost by its consumer, MODIFIED.
+ *
+ * @example
+ * ```ts
+ * import { parseRouterConfig, startRouter } from "./router/index.ts";
+ * import { createLogger } from "./router/log.ts";
+ *
+ * const config = parseRouterConfig({ EDGEFN_ROUTER_LISTEN: "127.0.0.1:0", EDGEFN_ROUTER_ID: "r1" });
+ * const router = await startRouter(config, createLogger(config.EDGEFN_LOG));
+ * // rhea.connect({ host: "127.0.0.1", port: router.port }) ... open_receiver("fn/hello")
+ * await router.close();
+ * ```
+ */
+export async function startRouter(config: RouterConfig, logger: Logger = silentLogger(), options: RouterOptions = {}): Promise<Router> {
+  const id = config.EDGEFN_ROUTER_ID;
+  const forwarder = createForwarder({ id, logger: logger.child({ router: id }), hungAfterMs: options.hungAfterMs });
+  const { host, port: wanted } = config.EDGEFN_ROUTER_LISTEN;
+  const port = await forwarder.listen(host, wanted);
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    id,
+    consumers: (address) => forwarder.table.health(address, Date.now()),
+    close: () => (closing ??= forwarder.close()),
+  };
+}
