@@ -121,6 +121,11 @@ export class AddressTable {
     return [...this.#bySender.values()].filter(match);
   }
 
+  /** How many links serve `address`. */
+  count(address: string): number {
+    return this.#byAddress.get(address)?.size ?? 0;
+  }
+
   has(address: string): boolean {
     return this.#byAddress.has(address);
   }

@@ -5,7 +5,8 @@
  * - A receiver attached on `fn/<name>` makes its consumer a candidate for that address
  *   (addresses.ts); a receiver with a dynamic source gets a fresh reply address of its own.
  * - A delivery coming in goes to the address of its link's target or, on an anonymous link, to
- *   its `to`. select.ts picks the consumer; nobody able to take it: RELEASED at once.
+ *   its `to`. select.ts picks a local consumer, else (peers.ts) the next hop toward the nearest
+ *   router with one; a reply goes toward the router its address names. Nowhere: RELEASED at once.
  * - The consumer's outcome goes back to the caller's delivery: accepted, released, rejected
  *   (with its error) or modified (delivery_failed). A consumer lost with the delivery
  *   unsettled (detach, session end, connection gone): MODIFIED, delivery_failed, as DESIGN.md
@@ -14,9 +15,11 @@
 import type { Server, Socket } from "node:net";
 import rhea from "rhea";
 import type { AmqpError, Connection, Delivery, EventContext, Message, Receiver } from "rhea";
-import { AddressTable, type ConsumerLink } from "./addresses.ts";
+import { AddressTable, type ConsumerLink, type PickResult } from "./addresses.ts";
+import type { RouterLink } from "./config.ts";
 import { RouterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import { ADS_ADDRESS, createPeers, MAX_HOPS, PEER_ADDRESS_PREFIX, TRACE_ANNOTATION, type Peers } from "./peers.ts";
 import { parseFunctionAddress } from "./protocol.ts";
 
 /** Reply addresses are ours to hand out, under this prefix; nobody may attach to one by name. */
@@ -27,12 +30,19 @@ export interface ForwarderOptions {
   logger: Logger;
   /** Unsettled this long with nothing settled: the consumer is hung and skipped. Default 1000. */
   hungAfterMs?: number;
+  /** A router unreachable this long after a link went down is forgotten. Default 30 s. */
+  forgetAfterMs?: number;
   /** Clock, for tests. */
   now?: () => number;
 }
 
 export interface Forwarder {
   readonly table: AddressTable;
+  readonly peers: Peers;
+  /** Deliveries sent on so far, by where they went: "local" (a consumer here) or a neighbour's id. */
+  readonly forwarded: ReadonlyMap<string, number>;
+  /** Dials the routers in `links`, and redials each whenever its connection is lost. */
+  connect(links: readonly RouterLink[]): void;
   /** Listens on host:port (port 0: a free one); resolves with the port. */
   listen(host: string, port: number): Promise<number>;
   /** Closes every connection and the listener; sockets that do not close in time are destroyed. */
@@ -60,6 +70,8 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
   const connections = new Set<Connection>();
   let nextConn = 1;
   let nextReply = 1;
+  let turns = 0;
+  const forwarded = new Map<string, number>();
 
   const container = rhea.create_container({
     id,
@@ -74,6 +86,32 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
     if (cid === undefined) connIds.set(connection, (cid = `c${nextConn++}`));
     return cid;
   };
+  const peers = createPeers({ id, container, table, log: log.link, connId, hungAfterMs: opts.hungAfterMs, forgetAfterMs: opts.forgetAfterMs ?? 30_000 });
+
+  /** Tells the network how many consumers serve an fn/ address here now. */
+  const advertise = (address: string): void => {
+    if (parseFunctionAddress(address) !== null) peers.localConsumers(address, table.count(address));
+  };
+
+  /**
+   * Where a delivery to `address` goes: a local consumer able to take it, else the next hop of
+   * the nearest router able to (calls), or the next hop toward the router that owns a reply address.
+   */
+  const route = (address: string, trace: readonly string[], at: number): PickResult => {
+    const none: PickResult = { consumer: null, served: 0, skipped: [] };
+    const far = trace.length >= MAX_HOPS || trace.includes(id); // a loop, or too long a way: give up
+    if (address.startsWith(REPLY_ADDRESS_PREFIX)) {
+      const router = address.slice(REPLY_ADDRESS_PREFIX.length).split("/")[0] ?? "";
+      if (router === id) return table.pick(address, at);
+      const link = far ? undefined : peers.linkToward(router);
+      return link === undefined ? none : { consumer: link, served: 1, skipped: [] };
+    }
+    if (parseFunctionAddress(address) === null) return none;
+    const local = table.pick(address, at);
+    if (local.consumer !== null || far) return local;
+    const link = peers.pickRemote(address, trace, at, turns++);
+    return link === null ? local : { ...local, consumer: link, served: local.served + 1 };
+  };
 
   /** Tells the caller; nothing to do if it sent pre-settled or is gone. */
   const settleUpstream = (original: Delivery, settle: (d: Delivery) => void): void => {
@@ -85,6 +123,7 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
 
   const withdraw = (link: ConsumerLink, why: string): void => {
     const unsettled = table.withdraw(link);
+    advertise(link.address);
     for (const outgoing of unsettled) {
       const forward = forwards.get(outgoing);
       if (forward === undefined) continue;
@@ -102,12 +141,17 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
 
   container.on("connection_open", (ctx: EventContext) => {
     connections.add(ctx.connection);
+    peers.opened(ctx.connection);
     log.link.debug({ conn: connId(ctx.connection), container: ctx.connection.container_id }, "connection open");
   });
 
   // A consumer (or a caller's reply receiver) attached: we send to it.
   container.on("sender_open", (ctx: EventContext) => {
     const sender = ctx.sender!;
+    if (peers.owns(sender)) {
+      peers.attached(sender); // a sender of ours toward a neighbour router: not a consumer
+      return;
+    }
     const conn = connId(ctx.connection);
     const source = sender.source as { address?: string; dynamic?: boolean } | undefined;
     let address: string;
@@ -124,6 +168,7 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
       return;
     }
     const link = table.add(address, conn, sender);
+    advertise(address);
     log.link.info({ conn, link: link.id, address, dynamic: source?.dynamic === true }, "consumer attached");
   });
 
@@ -142,6 +187,11 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
     const delivery = ctx.delivery!;
     const message = ctx.message!;
     const conn = connId(ctx.connection);
+    if (receiverTarget(receiver) === ADS_ADDRESS) {
+      if (peers.received(ctx.connection, message)) delivery.accept();
+      else delivery.reject(new RouterError("ERR_UNAUTHORIZED", "Only a linked router may send advertisements.").toAmqpError());
+      return;
+    }
     const address = receiverTarget(receiver) ?? (typeof message.to === "string" && message.to !== "" ? message.to : undefined);
     if (address === undefined) {
       const err = new RouterError("ERR_DECODE", "Message has no `to` and its link has no target address, so it has nowhere to go.", {
@@ -160,7 +210,8 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
       return;
     }
 
-    const { consumer, served, skipped } = table.pick(address, at);
+    const trace = traceOf(message);
+    const { consumer, served, skipped } = route(address, trace, at);
     for (const skip of skipped) {
       if (skip.reason !== "hung" || skip.consumer.hung) continue;
       skip.consumer.hung = true;
@@ -173,10 +224,15 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
       return;
     }
     // A consumer needs `to` to know which function is called when the caller's link had a target.
-    const outgoing = consumer.sender.send(message.to === undefined || message.to === null ? { ...message, to: address } : message);
+    const addressed = message.to === undefined || message.to === null ? { ...message, to: address } : message;
+    const peer = consumer.address.startsWith(PEER_ADDRESS_PREFIX) ? consumer.address.slice(PEER_ADDRESS_PREFIX.length) : null;
+    const outgoing = consumer.sender.send(
+      peer === null ? addressed : { ...addressed, message_annotations: { ...message.message_annotations, [TRACE_ANNOTATION]: [...trace, id] } },
+    );
     table.recordSent(consumer, outgoing, at);
     forwards.set(outgoing, { original: delivery, link: consumer });
-    log.forward.debug({ conn, address, link: consumer.id, messageId: message.message_id }, "forwarded");
+    forwarded.set(peer ?? "local", (forwarded.get(peer ?? "local") ?? 0) + 1);
+    log.forward.debug({ conn, address, link: consumer.id, via: peer, messageId: message.message_id }, "forwarded");
   });
 
   const onOutcome = (settle: (original: Delivery, outgoing: Delivery) => void) => (ctx: EventContext) => {
@@ -207,9 +263,16 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
     const session = ctx.session;
     for (const link of table.linksWhere((l) => l.sender.session === session)) withdraw(link, "session ended");
   });
-  container.on("connection_close", (ctx: EventContext) => withdrawConnection(ctx.connection, "connection closed"));
+  container.on("sendable", (ctx: EventContext) => {
+    if (ctx.sender !== undefined && peers.owns(ctx.sender)) peers.sendable(ctx.sender);
+  });
+  container.on("connection_close", (ctx: EventContext) => {
+    withdrawConnection(ctx.connection, "connection closed");
+    peers.gone(ctx.connection);
+  });
   container.on("disconnected", (ctx: EventContext) => {
     withdrawConnection(ctx.connection, "connection lost");
+    peers.gone(ctx.connection);
     log.link.debug({ conn: connId(ctx.connection) }, "disconnected");
   });
   // rhea emits link and connection errors here when no narrower handler took them.
@@ -222,6 +285,9 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
 
   return {
     table,
+    peers,
+    forwarded,
+    connect: (links) => peers.dial(links),
     listen(host, port) {
       return new Promise<number>((resolve, reject) => {
         const s = container.listen({ host, port });
@@ -243,6 +309,7 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
       const s = server;
       if (s === undefined) return;
       server = undefined;
+      peers.close();
       const closed = new Promise<void>((resolve) => s.close(() => resolve()));
       for (const connection of connections) {
         try {
@@ -263,6 +330,12 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
 function receiverTarget(receiver: Receiver): string | undefined {
   const target = receiver.target as { address?: unknown } | undefined;
   return typeof target?.address === "string" && target.address !== "" ? target.address : undefined;
+}
+
+/** The routers a delivery went through (TRACE_ANNOTATION); empty from a client. */
+function traceOf(message: Message): string[] {
+  const trace: unknown = (message.message_annotations as Record<string, unknown> | undefined)?.[TRACE_ANNOTATION];
+  return Array.isArray(trace) ? trace.filter((x): x is string => typeof x === "string") : [];
 }
 
 function expiresAt(message: Message): number | undefined {

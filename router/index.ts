@@ -1,19 +1,24 @@
 /**
  * The router's public API: start one AMQP 1.0 router of the VAN (DESIGN.md, "The VAN").
- * Step one: a single router with local consumers, plain TCP; no inter-router links, no TLS.
+ * Local consumers, and links to other routers (link-state routing), plain TCP; no TLS yet.
  */
 import type { RouterConfig } from "./config.ts";
 import type { ConsumerHealth } from "./addresses.ts";
+import type { AddressLocation } from "./topology.ts";
 import { createForwarder } from "./forward.ts";
 import { silentLogger, type Logger } from "./log.ts";
 
 export type { RouterConfig, RouterConfigInput } from "./config.ts";
 export { parseRouterConfig, RouterConfigSchema } from "./config.ts";
 export type { ConsumerHealth } from "./addresses.ts";
+export type { AddressLocation } from "./topology.ts";
+export { MAX_HOPS, TRACE_ANNOTATION } from "./peers.ts";
 
 export interface RouterOptions {
   /** Unsettled this long, with nothing settled for as long, counts as hung. Default 1000 ms. */
   hungAfterMs?: number;
+  /** A router unreachable this long after a link went down is forgotten. Default 30 000 ms. */
+  forgetAfterMs?: number;
 }
 
 export interface Router {
@@ -22,14 +27,22 @@ export interface Router {
   readonly id: string;
   /** The consumers attached for `address` and how healthy each is now: for probes and tests. */
   consumers(address: string): ConsumerHealth[];
+  /** The routers linked to this one now (connection open both ways), by id. */
+  neighbours(): string[];
+  /** Reachable routers with consumers for `address`, nearest first, this one included (cost 0). */
+  whereIs(address: string): AddressLocation[];
+  /** Deliveries sent on so far, by where: `local` (a consumer here) or a neighbour router's id. */
+  forwarded(): Record<string, number>;
   /** Closes every connection and the listener. */
   close(): Promise<void>;
 }
 
 /**
- * Starts a router listening on `config.EDGEFN_ROUTER_LISTEN`. Consumers attach a receiver on
+ * Starts a router listening on `config.EDGEFN_ROUTER_LISTEN` and dialling the routers of
+ * `config.EDGEFN_ROUTER_LINKS` (redialled with backoff when lost). Consumers attach a receiver on
  * `fn/<name>`; callers send to that address and attach a receiver with a dynamic source for
- * replies. A call nobody can take comes back RELEASED; one lost by its consumer, MODIFIED.
+ * replies. A call goes to a local consumer able to take it, else toward the nearest router that
+ * has one. A call nobody can take comes back RELEASED; one lost after handover, MODIFIED.
  *
  * @example
  * ```ts
@@ -44,14 +57,18 @@ export interface Router {
  */
 export async function startRouter(config: RouterConfig, logger: Logger = silentLogger(), options: RouterOptions = {}): Promise<Router> {
   const id = config.EDGEFN_ROUTER_ID;
-  const forwarder = createForwarder({ id, logger: logger.child({ router: id }), hungAfterMs: options.hungAfterMs });
+  const forwarder = createForwarder({ id, logger: logger.child({ router: id }), hungAfterMs: options.hungAfterMs, forgetAfterMs: options.forgetAfterMs });
   const { host, port: wanted } = config.EDGEFN_ROUTER_LISTEN;
   const port = await forwarder.listen(host, wanted);
+  forwarder.connect(config.EDGEFN_ROUTER_LINKS);
   let closing: Promise<void> | undefined;
   return {
     port,
     id,
     consumers: (address) => forwarder.table.health(address, Date.now()),
+    neighbours: () => forwarder.peers.neighbours(),
+    whereIs: (address) => forwarder.peers.topology.whereIs(address),
+    forwarded: () => Object.fromEntries(forwarder.forwarded),
     close: () => (closing ??= forwarder.close()),
   };
 }
