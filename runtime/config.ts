@@ -35,6 +35,8 @@ export const RuntimeConfigSchema = z.object({
   EDGEFN_STATE_DIR: z.string().min(1).optional(),
   /** Versions kept per function for rollback. */
   EDGEFN_KEEP_VERSIONS: intFromEnv(1, 5),
+  /** The site's VAN router (host:port): functions not deployed here are called over it. Unset: no VAN. */
+  EDGEFN_VAN: HostPortSchema.optional(),
   /** "1": stop when stdin closes, for a parent (edgefn dev) that may die without stopping us. */
   EDGEFN_STDIN_LIFELINE: z.enum(["0", "1"], { error: "EDGEFN_STDIN_LIFELINE must be 0 or 1" }).default("0"),
 });

@@ -13,6 +13,7 @@ export type RuntimeErrorCode =
   | "ERR_FUNCTION_TIMEOUT" // user: no response within limits.timeoutMs
   | "ERR_FUNCTION_THREW" // user: uncaught exception in user code
   | "ERR_FUNCTION_BAD_RESPONSE" // user: fetch() resolved to something that is not a Response
+  | "ERR_NO_HEALTHY_SITE" // load: over the VAN, no site could take the call (deployed nowhere, or all saturated or down)
   | "ERR_ISOLATE_CRASHED" // system: the isolate or the process hosting it died under the request
   | "ERR_UNAUTHORIZED" // user: control API called without the right bearer token
   | "ERR_VERSION_NOT_FOUND" // user: rollback to a version the site does not keep

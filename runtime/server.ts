@@ -8,18 +8,22 @@ import { RuntimeError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { FunctionTable } from "./functions.ts";
 import { invoke, type InvokeDeps } from "./invoke.ts";
-import type { HeaderList, RequestWire } from "./isolate/wire.ts";
+import type { HeaderList, RequestWire, ResponseWire } from "./isolate/wire.ts";
+import { CALLER_HEADER, VAN_DEADLINE_MS, VAN_MAX_REQUEST_BYTES, type Van } from "./van.ts";
 
 export interface IngressDeps extends InvokeDeps {
   functions: FunctionTable;
   logger: Logger;
+  /** Set when the site is on a VAN: functions not deployed here are called over it. */
+  van?: Van | undefined;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /** Names the ingress answers itself; a function cannot be reached at these. */
 export const RESERVED_PATHS = ["healthz"] as const;
 
-type Env = { Variables: { requestId: string } };
+/** `remoteSite`: the response came over the VAN and names the site that answered. */
+type Env = { Variables: { requestId: string; remoteSite: string | undefined } };
 
 export function createIngressApp(deps: IngressDeps): Hono<Env> {
   const app = new Hono<Env>();
@@ -31,7 +35,8 @@ export function createIngressApp(deps: IngressDeps): Hono<Env> {
     c.set("requestId", requestId);
     await next();
     c.res.headers.set("x-request-id", requestId);
-    c.res.headers.set("x-edgefn-site", deps.site);
+    // A call answered over the VAN keeps the answering site's name.
+    c.res.headers.set("x-edgefn-site", c.get("remoteSite") ?? deps.site);
   });
 
   app.get("/healthz", (c) => c.json({ status: "ok", site: deps.site, functions: deps.functions.list().length, pid: process.pid }));
@@ -42,7 +47,8 @@ export function createIngressApp(deps: IngressDeps): Hono<Env> {
     const requestId = c.get("requestId");
     let status = 500;
     try {
-      const response = await runFunction(deps, c.req.raw, name, requestId);
+      const { response, remoteSite } = await runFunction(deps, c.req.raw, name, requestId);
+      c.set("remoteSite", remoteSite);
       status = response.status;
       return response;
     } catch (error) {
@@ -69,8 +75,14 @@ export function createIngressApp(deps: IngressDeps): Hono<Env> {
   return app;
 }
 
-async function runFunction(deps: IngressDeps, request: Request, name: string, requestId: string): Promise<Response> {
+async function runFunction(
+  deps: IngressDeps,
+  request: Request,
+  name: string,
+  requestId: string,
+): Promise<{ response: Response; remoteSite?: string | undefined }> {
   const fn = deps.functions.get(name);
+  if (fn === undefined && deps.van !== undefined) return runRemote(deps.van, request, name, requestId);
   if (fn === undefined) {
     throw new RuntimeError("ERR_SERVICE_NOT_FOUND", `no function named "${name}" is deployed here`, {
       status: 404,
@@ -91,10 +103,29 @@ async function runFunction(deps: IngressDeps, request: Request, name: string, re
     body,
   };
   const { head, body: responseBody } = await invoke(deps, fn, wire, requestId);
+  return { response: toResponse(request, head, responseBody) };
+}
+
+/** A function deployed elsewhere: one call over the VAN, answered by the nearest able site. */
+async function runRemote(van: Van, request: Request, name: string, requestId: string): Promise<{ response: Response; remoteSite: string | undefined }> {
+  const body = await readBody(request, VAN_MAX_REQUEST_BYTES, name);
+  const wire: RequestWire = {
+    method: request.method,
+    url: stripPrefix(request.url, name),
+    // Only a service binding may name a caller; a public client may not claim to be one.
+    headers: headerList(request.headers).filter(([key]) => key !== CALLER_HEADER),
+    body,
+  };
+  const head = await van.call(name, wire, requestId, Date.now() + VAN_DEADLINE_MS);
+  const site = head.headers.find(([key]) => key === "x-edgefn-site")?.[1];
+  return { response: toResponse(request, head, head.body), remoteSite: site };
+}
+
+function toResponse(request: Request, head: ResponseWire, body: BodyInit | null): Response {
   // Node frames the body itself; a length from the function could disagree with it.
   const headers = head.headers.filter(([key]) => key !== "content-length" && key !== "transfer-encoding" && key !== "connection");
   const nullBody = head.status === 204 || head.status === 304 || request.method === "HEAD" || (head.status >= 100 && head.status < 200);
-  return new Response(nullBody ? null : responseBody, { status: head.status, statusText: head.statusText, headers });
+  return new Response(nullBody ? null : body, { status: head.status, statusText: head.statusText, headers });
 }
 
 /**

@@ -211,5 +211,10 @@ function configEnv(config: RuntimeConfig): Record<string, string> {
     EDGEFN_MAX_WARM: String(config.EDGEFN_MAX_WARM),
     EDGEFN_IDLE_MS: String(config.EDGEFN_IDLE_MS),
     EDGEFN_SPARES: String(config.EDGEFN_SPARES),
+    ...(config.EDGEFN_VAN === undefined ? {} : { EDGEFN_VAN: hostPort(config.EDGEFN_VAN) }),
   };
+}
+
+function hostPort({ host, port }: { host: string; port: number }): string {
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }

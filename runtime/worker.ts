@@ -16,6 +16,7 @@ import { createEgressFetch } from "./isolate/egress.ts";
 import { globalsScript } from "./isolate/globals-script.ts";
 import { IsolatePool } from "./isolate/pool.ts";
 import type { ResponseWire } from "./isolate/wire.ts";
+import { startVan, VAN_DEADLINE_MS, type Van } from "./van.ts";
 import { WorkerRequestSchema, type WorkerReply, type WorkerReplyAny, type WorkerRequest } from "./ipc.ts";
 
 const config = parseRuntimeConfig(process.env);
@@ -39,12 +40,17 @@ const functions: FunctionTable = new FunctionTable({
   egress: (service, allow) => createEgressFetch({ service, allow }),
   callService: async (caller, target, request, requestId): Promise<ResponseWire> => {
     const fn = functions.get(target);
-    if (fn === undefined) throw new TypeError(`service "${target}" is not deployed at site ${config.EDGEFN_SITE_NAME}`);
-    const callers = fn.manifest.spec.access.callers;
+    if (fn === undefined && van === undefined) throw new TypeError(`service "${target}" is not deployed at site ${config.EDGEFN_SITE_NAME}`);
+    const callers = fn?.manifest.spec.access.callers;
     if (callers !== undefined && !callers.includes(caller)) {
       throw new TypeError(`function "${caller}" may not call "${target}": it is not in that function's spec.access.callers`);
     }
     try {
+      if (fn === undefined) {
+        // Not here: over the VAN, within the calling function's own time limit.
+        const timeoutMs = functions.get(caller)?.manifest.spec.limits.timeoutMs ?? VAN_DEADLINE_MS;
+        return await van!.call(target, request, requestId, Date.now() + timeoutMs, { caller });
+      }
       const { head, body } = await invoke(invokeDeps, fn, request, requestId);
       const bytes = body instanceof ReadableStream ? new Uint8Array(await new Response(body).arrayBuffer()) : body;
       return { ...head, body: bytes, stream: null };
@@ -63,17 +69,23 @@ const functions: FunctionTable = new FunctionTable({
   },
 });
 
-const app = createIngressApp({ ...invokeDeps, functions });
+const van: Van | undefined = config.EDGEFN_VAN === undefined ? undefined : startVan({ ...invokeDeps, address: config.EDGEFN_VAN, functions });
+
+const app = createIngressApp({ ...invokeDeps, functions, van });
 const server = createAdaptorServer({ fetch: app.fetch });
 
 async function answer(request: WorkerRequest): Promise<WorkerReply["result"]> {
   switch (request.method) {
     case "deploy": {
       const fn = await functions.deploy(request.deployment, { verify: request.verify, version: request.version });
+      van?.sync();
       return { name: fn.name, digest: fn.digest, version: fn.version };
     }
-    case "remove":
-      return { removed: functions.remove(request.name) };
+    case "remove": {
+      const removed = functions.remove(request.name);
+      van?.sync();
+      return { removed };
+    }
     case "secrets":
       functions.setSecrets(request.name, request.secrets);
       return { secrets: Object.keys(request.secrets).length };
@@ -112,8 +124,11 @@ process.on("unhandledRejection", (reason) => {
 
 process.on("SIGTERM", () => {
   server.close();
-  pool.close();
-  process.exit(0);
+  // The VAN first: detach (drain) so the router sends calls elsewhere, then stop.
+  void (van?.close() ?? Promise.resolve()).finally(() => {
+    pool.close();
+    process.exit(0);
+  });
 });
 
 process.on("disconnect", () => {

@@ -178,7 +178,7 @@ describe("ctx.waitUntil and settled()", () => {
   it("settles after every waitUntil promise, and never rejects", async () => {
     await isolateWith(`export default { fetch(request, env, ctx) {
       globalThis.done = [];
-      ctx.waitUntil(new Promise((resolve) => setTimeout(() => { done.push("slow"); resolve(); }, 40)));
+      ctx.waitUntil(new Promise((resolve) => setTimeout(() => { done.push("slow"); resolve(); }, 400)));
       ctx.waitUntil(Promise.reject(new Error("background failure")));
       ctx.waitUntil(new Promise((resolve) => setTimeout(() => {
         ctx.waitUntil(new Promise((r) => setTimeout(() => { done.push("nested"); r(); }, 20)));
@@ -188,10 +188,13 @@ describe("ctx.waitUntil and settled()", () => {
     } };`);
     const response = await t!.request(wireRequest("http://fn/"), { requestId: "w-1" });
     expect(response.text).toBe("now");
-    expect(await t!.run("return globalThis.done")).toEqual([]);
+    // Answered before the slow work is done (wide margins: timers on a loaded machine drift).
+    expect(await t!.run("return globalThis.done")).not.toContain("slow");
     await t!.settled("w-1");
     expect(await t!.run("return globalThis.done")).toEqual(["nested", "slow"]);
-    expect(t!.logs).toContainEqual(expect.objectContaining({ level: "error", requestId: "w-1", message: expect.stringContaining("background failure") }));
+    await expect
+      .poll(() => t!.logs)
+      .toContainEqual(expect.objectContaining({ level: "error", requestId: "w-1", message: expect.stringContaining("background failure") }));
     await t!.settled("never-dispatched");
   });
 });
