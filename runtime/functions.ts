@@ -4,6 +4,7 @@
  * The supervisor owns versions and serializes deploys of one function (supervisor.ts).
  */
 import type { Logger } from "./log.ts";
+import { RuntimeError } from "./errors.ts";
 import type { Deployment, EdgeFunction } from "./manifest.ts";
 import { createStackMapper } from "./isolate/stack.ts";
 import type { IsolatePool, PoolEntry } from "./isolate/pool.ts";
@@ -122,6 +123,25 @@ export class FunctionTable {
       },
     };
   }
+}
+
+/**
+ * Who may call a function: with no caller (the ingress, a client over the VAN) only a public
+ * one; another function only if spec.access.callers lists it (or lists nobody). Returns the
+ * refusal, or undefined when the call may go ahead.
+ */
+export function accessDenied(fn: DeployedFunction, caller: string | undefined): RuntimeError | undefined {
+  const { access } = fn.manifest.spec;
+  if (caller === undefined && !access.public) {
+    return new RuntimeError("ERR_NOT_PUBLIC", `function "${fn.name}" is not public`, {
+      status: 403,
+      hint: "call it from another function through a service binding, or set spec.access.public: true",
+    });
+  }
+  if (caller !== undefined && access.callers !== undefined && !access.callers.includes(caller)) {
+    return new RuntimeError("ERR_NOT_PUBLIC", `function "${caller}" may not call "${fn.name}": it is not in that function's spec.access.callers`, { status: 403 });
+  }
+  return undefined;
 }
 
 /** A function that logs one of its secrets gets `[redacted]` in the line instead. */

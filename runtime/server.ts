@@ -6,7 +6,7 @@ import { Hono, type Context } from "hono";
 import { concatBytes } from "./bytes.ts";
 import { RuntimeError } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import type { FunctionTable } from "./functions.ts";
+import { accessDenied, type FunctionTable } from "./functions.ts";
 import { invoke, type InvokeDeps } from "./invoke.ts";
 import type { HeaderList, RequestWire, ResponseWire } from "./isolate/wire.ts";
 import { CALLER_HEADER, VAN_DEADLINE_MS, VAN_MAX_REQUEST_BYTES, type Van } from "./van.ts";
@@ -89,12 +89,8 @@ async function runFunction(
       hint: "check the name with `edgefn ls`, or deploy it",
     });
   }
-  if (!fn.manifest.spec.access.public) {
-    throw new RuntimeError("ERR_NOT_PUBLIC", `function "${name}" is not public`, {
-      status: 403,
-      hint: "call it from another function through a service binding, or set spec.access.public: true",
-    });
-  }
+  const denied = accessDenied(fn, undefined);
+  if (denied !== undefined) throw denied;
   const body = await readBody(request, fn.manifest.spec.limits.requestBytes, name);
   const wire: RequestWire = {
     method: request.method,

@@ -25,7 +25,7 @@ import {
   type DeliveryOutcome, type HttpRequest, type HttpResponse, type IncomingCall, type IncomingReply,
 } from "../router/protocol.ts";
 import { RuntimeError } from "./errors.ts";
-import type { FunctionTable } from "./functions.ts";
+import { accessDenied, type FunctionTable } from "./functions.ts";
 import { invoke, type InvokeDeps } from "./invoke.ts";
 import type { RequestWire, ResponseWire } from "./isolate/wire.ts";
 
@@ -203,16 +203,8 @@ export function startVan(deps: VanDeps): Van {
       const fn = deps.functions.get(call.name);
       if (fn === undefined) throw new RuntimeError("ERR_SERVICE_NOT_FOUND", `no function named "${call.name}" is deployed here`, { status: 404 });
       const { spec } = fn.manifest;
-      const caller = header(request.headers, CALLER_HEADER);
-      if (caller === undefined && !spec.access.public) {
-        throw new RuntimeError("ERR_NOT_PUBLIC", `function "${call.name}" is not public`, {
-          status: 403,
-          hint: "call it from another function through a service binding, or set spec.access.public: true",
-        });
-      }
-      if (caller !== undefined && spec.access.callers !== undefined && !spec.access.callers.includes(caller)) {
-        throw new RuntimeError("ERR_NOT_PUBLIC", `function "${caller}" may not call "${call.name}": it is not in that function's spec.access.callers`, { status: 403 });
-      }
+      const denied = accessDenied(fn, header(request.headers, CALLER_HEADER));
+      if (denied !== undefined) throw denied;
       if (request.body !== null && request.body.byteLength > spec.limits.requestBytes) {
         throw new RuntimeError("ERR_BODY_TOO_LARGE", `request body for function "${call.name}" is larger than ${spec.limits.requestBytes} bytes`, {
           status: 413,

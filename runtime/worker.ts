@@ -8,7 +8,7 @@ import type { Socket } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
 import { parseRuntimeConfig } from "./config.ts";
 import { RuntimeError } from "./errors.ts";
-import { FunctionTable } from "./functions.ts";
+import { accessDenied, FunctionTable } from "./functions.ts";
 import { invoke } from "./invoke.ts";
 import { createLogger } from "./log.ts";
 import { createIngressApp } from "./server.ts";
@@ -41,10 +41,9 @@ const functions: FunctionTable = new FunctionTable({
   callService: async (caller, target, request, requestId): Promise<ResponseWire> => {
     const fn = functions.get(target);
     if (fn === undefined && van === undefined) throw new TypeError(`service "${target}" is not deployed at site ${config.EDGEFN_SITE_NAME}`);
-    const callers = fn?.manifest.spec.access.callers;
-    if (callers !== undefined && !callers.includes(caller)) {
-      throw new TypeError(`function "${caller}" may not call "${target}": it is not in that function's spec.access.callers`);
-    }
+    // A refusal rejects the binding's fetch() (a TypeError inside the isolate), not an HTTP answer.
+    const denied = fn === undefined ? undefined : accessDenied(fn, caller);
+    if (denied !== undefined) throw new TypeError(denied.message);
     try {
       if (fn === undefined) {
         // Not here: over the VAN, within the calling function's own time limit.
