@@ -27,7 +27,9 @@ export type CliErrorCode =
   | "ERR_SITE_EXISTS" // user: `site init` into a directory that is already a site, without --force
   | "ERR_NOT_A_SITE" // user: `site up` on a directory without a valid site.json and control.token
   | "ERR_STDIN_TTY" // user: `secret put` with a terminal on stdin (the value would echo and land in history)
-  | "ERR_SECRET_EMPTY"; // user: `secret put` read an empty value from stdin
+  | "ERR_SECRET_EMPTY" // user: `secret put` read an empty value from stdin
+  | "ERR_TOKEN_INVALID" // user: `link create` on a file that is not a link token (JSON, LinkTokenSchema)
+  | "ERR_TOKEN_EXPIRED"; // user: `link create` with a token past its expiresAt
 
 export interface CliErrorOptions {
   /** What to do next, one or two sentences. */

@@ -16,6 +16,8 @@ export const main = defineCommand({
       "edgefn build ./fns/hello --out ./dist",
       "edgefn site init ./site-a --name edge-a && edgefn site up ./site-a",
       "edgefn deploy ./fns --site http://127.0.0.1:9080 --token $(cat ./site-a/control.token)",
+      "edgefn token create --site http://127.0.0.1:9080 --token $(cat ./site-a/control.token) > a.token",
+      "edgefn link create a.token --site http://127.0.0.1:9081 --token $(cat ./site-b/control.token)",
     ],
   },
   subCommands: {
@@ -30,5 +32,8 @@ export const main = defineCommand({
     rm: () => import("./commands/rm.ts").then((m) => m.default),
     secret: () => import("./commands/secret.ts").then((m) => m.default),
     site: () => import("./commands/site.ts").then((m) => m.default),
+    token: () => import("./commands/token.ts").then((m) => m.default),
+    link: () => import("./commands/link.ts").then((m) => m.default),
+    status: () => import("./commands/status.ts").then((m) => m.default),
   },
 });

@@ -9,6 +9,7 @@ import { getCompileCacheDir } from "node:module";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import type { Trust } from "../runtime/network-api.ts";
 import { CliError } from "./errors.ts";
 
 export const RUNTIME_MAIN = fileURLToPath(new URL("../runtime/main.ts", import.meta.url));
@@ -20,6 +21,8 @@ export const ReadyLineSchema = z
     url: z.string(),
     controlPort: z.number().int(),
     controlUrl: z.string(),
+    /** The VAN listener's port, when the site was started with one (EDGEFN_VAN_LISTEN). */
+    vanPort: z.number().int().optional(),
   })
   .loose();
 export type ReadyLine = z.output<typeof ReadyLineSchema>;
@@ -32,6 +35,10 @@ export interface RuntimeProcessOptions {
   region?: string;
   /** The control API's address; default 127.0.0.1, any free port. */
   control?: { host: string; port: number };
+  /** The site's inter-site (mutual TLS) listener, EDGEFN_VAN_LISTEN; no VAN when absent. */
+  van?: { host: string; port: number };
+  /** EDGEFN_SITE_TRUST: what the site says it is when it joins a VAN (site.json's trust). */
+  trust?: Trust;
   /** The control token; default a fresh random one (edgefn dev). */
   token?: string;
   /** The flags that set the addresses, for the hint when one is taken. */
@@ -74,6 +81,8 @@ export async function startRuntimeProcess(opts: RuntimeProcessOptions): Promise<
       EDGEFN_CONTROL_TOKEN: token,
       EDGEFN_SITE_NAME: opts.site,
       ...(opts.region === undefined ? {} : { EDGEFN_REGION: opts.region }),
+      ...(opts.van === undefined ? {} : { EDGEFN_VAN_LISTEN: hostPort(opts.van.host, opts.van.port) }),
+      ...(opts.trust === undefined ? {} : { EDGEFN_SITE_TRUST: opts.trust }),
       EDGEFN_LOG: "info",
       EDGEFN_STDIN_LIFELINE: "1",
       // The runtime's own entry is TypeScript too: with the cache it starts without the
@@ -160,7 +169,7 @@ export async function startRuntimeProcess(opts: RuntimeProcessOptions): Promise<
   });
 }
 
-function hostPort(host: string, port: number): string {
+export function hostPort(host: string, port: number): string {
   return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 

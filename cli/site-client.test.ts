@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it, onTestFinished } from "vitest";
+import type { LinkInfo, LinkToken } from "../runtime/network-api.ts";
 import { errorJSON, renderError } from "./output.ts";
 import { createSiteClient, type SiteClient } from "./site-client.ts";
 import type { SiteTarget } from "./target.ts";
@@ -102,6 +103,62 @@ describe("site client: requests", () => {
     expect(query).toBe("/v1/logs?function=hello&tail=5");
     expect(lines.map((l) => l.msg)).toEqual(["first", "second"]);
     expect(lines[1]).toMatchObject({ extra: 1 }); // unknown fields are kept for --json
+  });
+});
+
+describe("site client: the VAN routes (runtime/network-api.ts)", () => {
+  const TOKEN: LinkToken = {
+    kind: "edgefn-link-token",
+    version: 1,
+    network: "van-7f3a",
+    issuer: "edge-a",
+    van: "10.0.0.1:5671",
+    claimUrl: "http://10.0.0.1:9080/v1/claims",
+    secret: "s".repeat(43),
+    expiresAt: "2026-03-01T12:15:00.000Z",
+    ca: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+  };
+  const LINK: LinkInfo = { peer: "edge-a", address: "10.0.0.1:5671", cost: 1, state: "up", trust: "trusted", error: null };
+
+  it("createToken: POST /v1/tokens with the request, defaults filled in; returns the token", async () => {
+    const seen: string[] = [];
+    const { client } = await startSite((req, body, res) => {
+      seen.push(`${req.method} ${req.url} ${req.headers["content-type"]} ${body}`);
+      json(res, 201, { token: TOKEN });
+    });
+    expect(await client.createToken({ claimUrl: "http://127.0.0.1:9080/v1/claims" })).toEqual(TOKEN);
+    expect(seen).toEqual([
+      'POST /v1/tokens application/json {"expiresInS":900,"trust":"trusted","grants":[],"claimUrl":"http://127.0.0.1:9080/v1/claims"}',
+    ]);
+  });
+
+  it("createLink: POST /v1/links {token, cost}; listLinks; removeLink escapes the peer", async () => {
+    const seen: string[] = [];
+    const { client } = await startSite((req, body, res) => {
+      seen.push(`${req.method} ${req.url} ${body}`);
+      if (req.method === "POST") json(res, 201, { link: LINK });
+      else if (req.method === "GET") json(res, 200, { links: [LINK] });
+      else json(res, 200, { removed: "edge-a" });
+    });
+    expect(await client.createLink({ token: TOKEN })).toEqual(LINK);
+    expect(await client.listLinks()).toEqual([LINK]);
+    await client.removeLink("edge-a");
+    expect(seen).toEqual([`POST /v1/links ${JSON.stringify({ token: TOKEN, cost: 1 })}`, "GET /v1/links ", "DELETE /v1/links/edge-a "]);
+  });
+
+  it("status: GET /v1/status parsed with SiteStatusSchema", async () => {
+    const status = { site: "edge-a", region: "local", ingressUrl: "http://127.0.0.1:8080", network: null, functions: [] };
+    const { client } = await startSite((_req, _body, res) => json(res, 200, status));
+    expect(await client.status()).toEqual(status);
+  });
+
+  it("the site's coded error for a VAN route keeps its code and hint", async () => {
+    const { client } = await startSite((_req, _body, res) =>
+      json(res, 403, { error: { code: "ERR_NOT_CA", message: "edge-b does not hold the network CA", hint: "Create the token on edge-a." } }),
+    );
+    expect(renderError(await client.createToken({}).catch((e: unknown) => e)).join("\n")).toBe(
+      "error: edge-b does not hold the network CA [ERR_NOT_CA]\nhint: Create the token on edge-a.",
+    );
   });
 });
 

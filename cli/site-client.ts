@@ -15,6 +15,19 @@ import {
   type LogLine,
   type SiteInfo,
 } from "../runtime/manifest.ts";
+import {
+  LinkInfoSchema,
+  LinkRequestSchema,
+  LinkTokenSchema,
+  SiteNameSchema,
+  SiteStatusSchema,
+  TokenRequestSchema,
+  type LinkInfo,
+  type LinkRequest,
+  type LinkToken,
+  type SiteStatus,
+  type TokenRequest,
+} from "../runtime/network-api.ts";
 import { CliError } from "./errors.ts";
 import { connectionError, errorOf, reasonOf } from "./site-errors.ts";
 import type { SiteTarget } from "./target.ts";
@@ -24,6 +37,10 @@ const OneFunctionSchema = z.object({ function: FunctionInfoSchema });
 const RemovedSchema = z.object({ removed: FunctionNameSchema });
 /** The secret routes answer with names only; `function` may be the name or its FunctionInfo. */
 const SecretAckSchema = z.object({ function: z.union([FunctionNameSchema, FunctionInfoSchema]), secret: SecretNameSchema });
+const OneTokenSchema = z.object({ token: LinkTokenSchema });
+const OneLinkSchema = z.object({ link: LinkInfoSchema });
+const LinkListSchema = z.object({ links: z.array(LinkInfoSchema) });
+const LinkRemovedSchema = z.object({ removed: SiteNameSchema });
 
 export interface LogsQuery {
   /** Only this function's lines; all of the site's lines when absent. */
@@ -49,6 +66,14 @@ export interface SiteClient {
   removeSecret(name: string, secret: string): Promise<void>;
   /** The site's log lines as they come; lines that are not log lines are skipped. */
   logs(query: LogsQuery): AsyncIterable<{ line: LogLine; raw: string }>;
+  /** A one-time link token another site redeems to link to this one (needs the network CA). */
+  createToken(request: TokenRequest): Promise<LinkToken>;
+  /** Redeems `request.token` at its issuer and links this site to it. */
+  createLink(request: LinkRequest): Promise<LinkInfo>;
+  listLinks(): Promise<LinkInfo[]>;
+  removeLink(peer: string): Promise<void>;
+  /** The site, its VAN (links, the sites it reaches) and its functions. */
+  status(): Promise<SiteStatus>;
 }
 
 export interface SiteClientOptions {
@@ -119,6 +144,19 @@ export function createSiteClient(target: SiteTarget, opts: SiteClientOptions = {
     async removeSecret(name, secret) {
       await call(SecretAckSchema, "DELETE", `${fn(name)}/secrets/${encodeURIComponent(secret)}`);
     },
+    async createToken(request) {
+      const body = JSON.stringify(TokenRequestSchema.parse(request));
+      return (await call(OneTokenSchema, "POST", "/v1/tokens", { body, type: "application/json" })).token;
+    },
+    async createLink(request) {
+      const body = JSON.stringify(LinkRequestSchema.parse(request));
+      return (await call(OneLinkSchema, "POST", "/v1/links", { body, type: "application/json" })).link;
+    },
+    listLinks: async () => (await call(LinkListSchema, "GET", "/v1/links")).links,
+    async removeLink(peer) {
+      await call(LinkRemovedSchema, "DELETE", `/v1/links/${encodeURIComponent(peer)}`);
+    },
+    status: () => call(SiteStatusSchema, "GET", "/v1/status"),
     async *logs(query) {
       const params = new URLSearchParams();
       if (query.function !== undefined) params.set("function", query.function);

@@ -15,6 +15,7 @@ describe("createSiteDir", () => {
     expect(JSON.parse(readFileSync(path.join(dir, "site.json"), "utf8"))).toEqual({
       name: "edge-a",
       region: "eu-west",
+      trust: "trusted",
       createdAt: "2026-01-02T03:04:05.000Z",
     });
     expect(readFileSync(path.join(dir, "control.token"), "utf8")).toMatch(/^[0-9a-f]{64}$/);
@@ -63,6 +64,23 @@ describe("loadSiteDir", () => {
     const loaded = await loadSiteDir(dir);
     expect(loaded).toEqual(made);
     expect(SiteConfigSchema.parse(loaded.config)).toEqual(made.config);
+  });
+
+  it("keeps trust: untrusted; a site.json from before trust existed reads as trusted", async () => {
+    const dir = useTmpDir();
+    await createSiteDir(dir, { name: "edge-c", region: "local", force: false, trust: "untrusted" });
+    expect(JSON.parse(readFileSync(path.join(dir, "site.json"), "utf8"))).toMatchObject({ trust: "untrusted" });
+    expect((await loadSiteDir(dir)).config.trust).toBe("untrusted");
+
+    writeFileSync(path.join(dir, "site.json"), '{"name":"edge-c","region":"local","createdAt":"2026-01-01T00:00:00.000Z"}');
+    expect((await loadSiteDir(dir)).config).toEqual({ name: "edge-c", region: "local", trust: "trusted", createdAt: "2026-01-01T00:00:00.000Z" });
+  });
+
+  it("refuses a trust that is neither trusted nor untrusted, naming the field", async () => {
+    const dir = useTmpDir();
+    await createSiteDir(dir, { name: "edge-c", region: "local", force: false });
+    writeFileSync(path.join(dir, "site.json"), '{"name":"edge-c","region":"local","trust":"semi","createdAt":"2026-01-01T00:00:00.000Z"}');
+    await expect(loadSiteDir(dir)).rejects.toMatchObject({ code: "ERR_NOT_A_SITE", details: expect.stringContaining("trust") });
   });
 
   it.each([

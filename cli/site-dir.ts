@@ -1,7 +1,7 @@
 /**
  * A site directory, as `edgefn site init` writes it and `edgefn site up` reads it:
  *
- *   site.json        {name, region, createdAt} (SiteConfigSchema)
+ *   site.json        {name, region, trust, createdAt} (SiteConfigSchema; no trust: trusted)
  *   control.token    32 random bytes, hex; the control API's bearer token (0600)
  *   keys/site.key    X25519 private key, PKCS#8 PEM (0600), for sealed secrets and links
  *   keys/site.pub    its public key, SPKI PEM
@@ -13,6 +13,7 @@ import { chmod, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { FunctionNameSchema } from "../runtime/manifest.ts";
+import { TrustSchema, type Trust } from "../runtime/network-api.ts";
 import { CliError } from "./errors.ts";
 import { displayPath } from "./project.ts";
 
@@ -27,6 +28,8 @@ export const SiteNameSchema = FunctionNameSchema;
 export const SiteConfigSchema = z.object({
   name: SiteNameSchema,
   region: SiteNameSchema,
+  /** What the site says it is when it joins a VAN (`site init --untrusted`); older files have none: trusted. */
+  trust: TrustSchema.default("trusted"),
   createdAt: z.iso.datetime(),
 });
 export type SiteConfig = z.output<typeof SiteConfigSchema>;
@@ -51,11 +54,11 @@ function filesOf(dir: string): SiteDir["files"] {
 /** Writes a new site into `dir`. Refuses a directory that is a site or not empty, unless `force`. */
 export async function createSiteDir(
   dir: string,
-  opts: { name: string; region: string; force: boolean; now?: Date },
+  opts: { name: string; region: string; force: boolean; trust?: Trust; now?: Date },
 ): Promise<SiteDir> {
   const files = filesOf(dir);
   if (!opts.force && existsSync(dir) && (await readdir(dir)).length > 0) throw await occupiedError(dir, files.config);
-  const config = SiteConfigSchema.parse({ name: opts.name, region: opts.region, createdAt: (opts.now ?? new Date()).toISOString() });
+  const config = SiteConfigSchema.parse({ name: opts.name, region: opts.region, trust: opts.trust ?? "trusted", createdAt: (opts.now ?? new Date()).toISOString() });
   const token = randomBytes(32).toString("hex");
   const { privateKey, publicKey } = generateKeyPairSync("x25519", {
     privateKeyEncoding: { type: "pkcs8", format: "pem" },

@@ -23,7 +23,11 @@ const RouterLinkSchema = z
   })
   .refine((l) => l.port >= 1 && l.port <= 65535, "a link's port must be 1-65535")
   .refine((l) => l.cost > 0, "a link's cost must be greater than 0");
-export type RouterLink = z.output<typeof RouterLinkSchema>;
+/**
+ * A link to dial. `peer`: the site (router id) expected at the other end; over mutual TLS its
+ * certificate must name it. Links configured in the environment do not name one.
+ */
+export type RouterLink = z.output<typeof RouterLinkSchema> & { peer?: string };
 
 export const RouterConfigSchema = z.object({
   /** Where callers and consumers connect (AMQP 1.0, plain TCP for now). */

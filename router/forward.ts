@@ -13,13 +13,16 @@
  *   asks: it was handed over and may have run.
  */
 import type { Server, Socket } from "node:net";
+import type { Server as TlsServer } from "node:tls";
 import rhea from "rhea";
 import type { AmqpError, Connection, Delivery, EventContext, Message, Receiver } from "rhea";
 import { AddressTable, type ConsumerLink, type PickResult } from "./addresses.ts";
 import type { RouterLink } from "./config.ts";
 import { RouterError } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import { ADS_ADDRESS, createPeers, MAX_HOPS, PEER_ADDRESS_PREFIX, TRACE_ANNOTATION, type Peers } from "./peers.ts";
+import { ADS_ADDRESS, createPeers, errorText, MAX_HOPS, PEER_ADDRESS_PREFIX, TRACE_ANNOTATION, type Peers, type TlsMaterial } from "./peers.ts";
+import type { Trust } from "./identity.ts";
+import { ORIGIN_ANNOTATION, ORIGIN_TRUST_ANNOTATION } from "./protocol.ts";
 import { parseFunctionAddress } from "./protocol.ts";
 
 /** Reply addresses are ours to hand out, under this prefix; nobody may attach to one by name. */
@@ -34,6 +37,8 @@ export interface ForwarderOptions {
   forgetAfterMs?: number;
   /** Clock, for tests. */
   now?: () => number;
+  /** This router's own trust, stamped on calls its local clients make. Default trusted. */
+  trust?: () => Trust;
 }
 
 export interface Forwarder {
@@ -45,6 +50,13 @@ export interface Forwarder {
   connect(links: readonly RouterLink[]): void;
   /** Listens on host:port (port 0: a free one); resolves with the port. */
   listen(host: string, port: number): Promise<number>;
+  /**
+   * Listens for links from other routers over mutual TLS (certificates of the network CA only),
+   * and from then on dials them with it and refuses router links on the plain port.
+   */
+  listenTls(host: string, port: number, material: TlsMaterial): Promise<number>;
+  /** New CA/certificate/key (the site joined a network): new handshakes use them, links redial. */
+  setTls(material: TlsMaterial): void;
   /** Closes every connection and the listener; sockets that do not close in time are destroyed. */
   close(graceMs?: number): Promise<void>;
 }
@@ -86,7 +98,22 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
     if (cid === undefined) connIds.set(connection, (cid = `c${nextConn++}`));
     return cid;
   };
-  const peers = createPeers({ id, container, table, log: log.link, connId, hungAfterMs: opts.hungAfterMs, forgetAfterMs: opts.forgetAfterMs ?? 30_000 });
+  let tls: TlsMaterial | undefined;
+  const peers = createPeers({
+    id, container, table, log: log.link, connId, hungAfterMs: opts.hungAfterMs, forgetAfterMs: opts.forgetAfterMs ?? 30_000, tls: () => tls,
+  });
+
+  /**
+   * Who a call comes from, for the consumer's access rules: set here for local clients and for
+   * calls from untrusted sites (whatever they claimed); kept as a trusted router set it.
+   */
+  const withOrigin = (message: Message, connection: Connection): Message => {
+    const from = peers.peerOf(connection);
+    const annotations = (message.message_annotations ?? {}) as Record<string, unknown>;
+    if (from !== null && from.trust !== "untrusted" && typeof annotations[ORIGIN_ANNOTATION] === "string") return message;
+    const origin = from === null ? { site: id, trust: opts.trust?.() ?? "trusted" } : { site: from.id, trust: from.trust ?? "trusted" };
+    return { ...message, message_annotations: { ...annotations, [ORIGIN_ANNOTATION]: origin.site, [ORIGIN_TRUST_ANNOTATION]: origin.trust } };
+  };
 
   /** Tells the network how many consumers serve an fn/ address here now. */
   const advertise = (address: string): void => {
@@ -224,7 +251,8 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
       return;
     }
     // A consumer needs `to` to know which function is called when the caller's link had a target.
-    const addressed = message.to === undefined || message.to === null ? { ...message, to: address } : message;
+    const stamped = address.startsWith(REPLY_ADDRESS_PREFIX) ? message : withOrigin(message, ctx.connection);
+    const addressed = stamped.to === undefined || stamped.to === null ? { ...stamped, to: address } : stamped;
     const peer = consumer.address.startsWith(PEER_ADDRESS_PREFIX) ? consumer.address.slice(PEER_ADDRESS_PREFIX.length) : null;
     const outgoing = consumer.sender.send(
       peer === null ? addressed : { ...addressed, message_annotations: { ...message.message_annotations, [TRACE_ANNOTATION]: [...trace, id] } },
@@ -268,11 +296,11 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
   });
   container.on("connection_close", (ctx: EventContext) => {
     withdrawConnection(ctx.connection, "connection closed");
-    peers.gone(ctx.connection);
+    peers.gone(ctx.connection, errorText(ctx.connection.error));
   });
   container.on("disconnected", (ctx: EventContext) => {
     withdrawConnection(ctx.connection, "connection lost");
-    peers.gone(ctx.connection);
+    peers.gone(ctx.connection, errorText(ctx.error));
     log.link.debug({ conn: connId(ctx.connection) }, "disconnected");
   });
   // rhea emits link and connection errors here when no narrower handler took them.
@@ -281,7 +309,22 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
   });
 
   let server: Server | undefined;
+  let tlsServer: TlsServer | undefined;
   const sockets = new Set<Socket>();
+
+  const track = (s: Server) => s.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  const listening = (s: Server, port: number) => new Promise<number>((resolve, reject) => {
+    s.once("error", reject);
+    s.once("listening", () => {
+      s.off("error", reject);
+      s.on("error", (err) => log.link.error({ err: { message: err.message } }, "listener error"));
+      const address = s.address();
+      resolve(typeof address === "object" && address !== null ? address.port : port);
+    });
+  });
 
   return {
     table,
@@ -289,28 +332,39 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
     forwarded,
     connect: (links) => peers.dial(links),
     listen(host, port) {
-      return new Promise<number>((resolve, reject) => {
-        const s = container.listen({ host, port });
-        server = s;
-        s.on("connection", (socket: Socket) => {
-          sockets.add(socket);
-          socket.once("close", () => sockets.delete(socket));
-        });
-        s.once("error", reject);
-        s.once("listening", () => {
-          s.off("error", reject);
-          s.on("error", (err) => log.link.error({ err: { message: err.message } }, "listener error"));
-          const address = s.address();
-          resolve(typeof address === "object" && address !== null ? address.port : port);
-        });
+      const s = container.listen({ host, port });
+      server = s;
+      track(s);
+      return listening(s, port);
+    },
+    listenTls(host, port, material) {
+      tls = material;
+      const s = container.listen({
+        host, port, transport: "tls", ca: material.ca, cert: material.cert, key: material.key, requestCert: true, rejectUnauthorized: true,
+      }) as TlsServer;
+      tlsServer = s;
+      track(s);
+      s.on("tlsClientError", (err: Error, socket: Socket) => {
+        log.link.warn({ remote: `${socket.remoteAddress}:${socket.remotePort}`, err: { message: err.message } }, "VAN connection refused in the TLS handshake (plaintext, or a certificate not signed by this network's CA)");
       });
+      return listening(s, port);
+    },
+    setTls(material) {
+      tls = material;
+      tlsServer?.setSecureContext({ ca: material.ca, cert: material.cert, key: material.key });
+      peers.redialAll();
     },
     async close(graceMs = 1_000) {
       const s = server;
       if (s === undefined) return;
       server = undefined;
       peers.close();
-      const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+      const t = tlsServer;
+      tlsServer = undefined;
+      const closed = Promise.all([
+        new Promise<void>((resolve) => s.close(() => resolve())),
+        t === undefined ? undefined : new Promise<void>((resolve) => t.close(() => resolve())),
+      ]);
       for (const connection of connections) {
         try {
           connection.close();

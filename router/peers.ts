@@ -9,8 +9,10 @@
  * are tracked exactly as a consumer's are (addresses.ts); select.ts sees it as the health of
  * the link to that next hop.
  */
+import type { PeerCertificate, TLSSocket } from "node:tls";
 import type { Connection, Container, Message, Sender } from "rhea";
 import type { RouterLink } from "./config.ts";
+import { identityFromAltNames, type Trust } from "./identity.ts";
 import { linkHealth, type AddressTable, type ConsumerLink } from "./addresses.ts";
 import type { Logger } from "./log.ts";
 import { pickConsumer, type RemoteCandidate } from "./select.ts";
@@ -30,9 +32,33 @@ export const MAX_HOPS = 16;
 const REDIAL_MIN_MS = 100;
 const REDIAL_MAX_MS = 2_000;
 
+/** The network's CA, this router's certificate and key (PEM): links between routers use them. */
+export interface TlsMaterial {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** One link as `status()` shows it: configured here (dialled), or dialled by the peer. */
+export interface LinkState {
+  peer: string | null;
+  /** host:port we dial; null when the peer dialled us. */
+  address: string | null;
+  cost: number;
+  state: "up" | "down";
+  /** From the peer's certificate; null without TLS. */
+  trust: Trust | null;
+  error: string | null;
+}
+
 interface Peer {
   readonly id: string;
   readonly connection: Connection;
+  /** From its certificate (null: a plain link, only when TLS is not configured). */
+  readonly trust: Trust | null;
+  /** Addresses an untrusted peer may serve. */
+  readonly grants: readonly string[];
+  readonly cost: number;
   readonly ads: Sender;
   readonly traffic: Sender;
   /** The traffic sender's table entry, once the peer answered its attach. */
@@ -50,6 +76,8 @@ export interface PeersOptions {
   hungAfterMs: number | undefined;
   /** A router unreachable this long after a link to it went down is forgotten. */
   forgetAfterMs: number;
+  /** When set, links between routers need mutual TLS with these (read at every dial). */
+  tls(): TlsMaterial | undefined;
 }
 
 export type Peers = ReturnType<typeof createPeers>;
@@ -61,6 +89,10 @@ export function createPeers(opts: PeersOptions) {
   const byConnection = new Map<Connection, Peer>();
   /** Connections we dialled: the link each serves, and how many dials failed in a row before it. */
   const dialled = new Map<Connection, { link: RouterLink; attempt: number }>();
+  /** Links to keep dialled, by linkKey; removing one stops its redials. */
+  const configured = new Map<string, RouterLink>();
+  /** Why each configured link last went down (or failed to come up). */
+  const linkErrors = new Map<string, string>();
   const ours = new WeakSet<Sender>();
   const known = new Set<string>();
   const timers = new Set<NodeJS.Timeout>();
@@ -97,13 +129,32 @@ export function createPeers(opts: PeersOptions) {
   };
 
   const dial = (link: RouterLink, attempt: number): void => {
-    const connection = container.connect({
+    if (configured.get(linkKey(link)) !== link) return; // removed meanwhile
+    const material = opts.tls();
+    const common = {
       host: link.host,
       port: link.port,
-      reconnect: false, // we redial ourselves: a fresh connection, fresh links, no half-restored state
+      reconnect: false as const, // we redial ourselves: a fresh connection, fresh links, no half-restored state
       properties: { [ROUTER_PROPERTY]: id, [LINK_COST_PROPERTY]: link.cost },
-    });
+    };
+    const connection = material === undefined
+      ? container.connect(common)
+      : container.connect({
+        ...common,
+        transport: "tls",
+        ca: material.ca,
+        cert: material.cert,
+        key: material.key,
+        // A DNS name, not the IP we dial: site certificates carry DNS:<site>.
+        servername: link.peer ?? "edgefn-router",
+        checkServerIdentity: (_host: string, cert: PeerCertificate) => checkPeerCertificate(cert, link.peer),
+      });
     dialled.set(connection, { link, attempt });
+  };
+
+  const refuse = (connection: Connection, peer: unknown, why: string): void => {
+    log.warn({ conn: opts.connId(connection), peer }, `router link refused: ${why}`);
+    connection.close({ condition: "amqp:unauthorized-access", description: `router link refused: ${why}` });
   };
 
   /** A router connection is open: its two senders, the link in the topology, our database to it. */
@@ -111,8 +162,28 @@ export function createPeers(opts: PeersOptions) {
     const dialling = dialled.get(connection);
     const link = dialling?.link;
     const properties = (connection.properties ?? {}) as Record<string, unknown>;
-    if (link === undefined && typeof properties[ROUTER_PROPERTY] !== "string") return; // a client
+    const tlsSocket = connection.get_tls_socket() as TLSSocket | undefined;
+    if (link === undefined && typeof properties[ROUTER_PROPERTY] !== "string") {
+      // A client. The TLS listener is for routers only: clients use the site's local port.
+      if (tlsSocket !== undefined) refuse(connection, connection.container_id, "the VAN port takes links from routers only");
+      return;
+    }
     const peerId: unknown = connection.container_id;
+    let trust: Trust | null = null;
+    let grants: readonly string[] = [];
+    if (opts.tls() !== undefined) {
+      if (tlsSocket === undefined) {
+        refuse(connection, peerId, "links between routers need mutual TLS: dial the site's VAN port");
+        return;
+      }
+      const identity = identityFromAltNames(tlsSocket.getPeerCertificate().subjectaltname);
+      if (identity === null || identity.site !== peerId) {
+        refuse(connection, peerId, `its certificate names ${identity?.site ?? "no site"}, but it calls itself ${String(peerId)}`);
+        return;
+      }
+      trust = identity.trust;
+      grants = identity.grants;
+    }
     const cost = link?.cost ?? Number(properties[LINK_COST_PROPERTY] ?? 1);
     const conn = opts.connId(connection);
     if (typeof peerId !== "string" || peerId === "" || peerId === id || !(cost > 0) || !Number.isFinite(cost)) {
@@ -125,11 +196,12 @@ export function createPeers(opts: PeersOptions) {
     const traffic = connection.open_sender({ target: {} as { address: string } }); // anonymous: `to` on each delivery
     ours.add(ads);
     ours.add(traffic);
-    const peer: Peer = { id: peerId, connection, ads, traffic, link: undefined, pending: new Map() };
+    const peer: Peer = { id: peerId, connection, trust, grants, cost, ads, traffic, link: undefined, pending: new Map() };
+    if (link !== undefined) linkErrors.delete(linkKey(link));
     peers.get(peerId)?.connection.close(); // a second link to the same router replaces the first
     peers.set(peerId, peer);
     byConnection.set(connection, peer);
-    log.info({ conn, peer: peerId, cost, dialled: link !== undefined }, "router link up");
+    log.info({ conn, peer: peerId, cost, trust, dialled: link !== undefined }, "router link up");
     changedLocally(topology.setLink(peerId, cost));
     // The newcomer learns the whole database, ours included (queued already if the flood sent it).
     peer.pending.set(id, topology.localAdvertisement());
@@ -140,7 +212,7 @@ export function createPeers(opts: PeersOptions) {
     flush(peer);
   };
 
-  const gone = (connection: Connection): void => {
+  const gone = (connection: Connection, error?: string): void => {
     const peer = byConnection.get(connection);
     if (peer !== undefined) {
       byConnection.delete(connection);
@@ -154,11 +226,27 @@ export function createPeers(opts: PeersOptions) {
     const dialling = dialled.get(connection);
     if (dialling === undefined) return;
     dialled.delete(connection);
-    if (closed) return;
     const { link, attempt } = dialling;
+    const why = error ?? errorText(connection.error);
+    if (why !== undefined && why !== "") linkErrors.set(linkKey(link), why);
+    else if (peer === undefined) linkErrors.set(linkKey(link), `could not connect to ${link.host}:${link.port}`);
+    if (closed || configured.get(linkKey(link)) !== link) return;
     const delay = Math.min(REDIAL_MAX_MS, REDIAL_MIN_MS * 2 ** attempt);
     log.debug({ host: link.host, port: link.port, delay }, "router link: redialling");
     later(delay, () => dial(link, attempt + 1));
+  };
+
+  const removeLink = (key: string): boolean => {
+    const link = configured.get(key);
+    if (link === undefined) return false;
+    configured.delete(key);
+    linkErrors.delete(key);
+    for (const [connection, dialling] of dialled) {
+      if (dialling.link !== link) continue;
+      if (byConnection.has(connection)) connection.close();
+      else connection.socket?.destroy();
+    }
+    return true;
   };
 
   const forgetUnreachable = (): void => {
@@ -176,9 +264,50 @@ export function createPeers(opts: PeersOptions) {
     /** A sender we opened toward a peer (its attach is answered like any other). */
     owns: (sender: Sender): boolean => ours.has(sender),
     isRouter: (connection: Connection): boolean => byConnection.has(connection),
-    dial: (links: readonly RouterLink[]) => links.forEach((link) => dial(link, 0)),
+    /** Keeps `links` dialled (redialled with backoff whenever lost) until removed. */
+    dial(links: readonly RouterLink[]): void {
+      for (const link of links) {
+        removeLink(linkKey(link)); // the same peer again: the new address or cost wins
+        configured.set(linkKey(link), link);
+        dial(link, 0);
+      }
+    },
+    /** Stops dialling the link to `peer` (or host:port) and closes it. False: no such link. */
+    removeLink: (key: string): boolean => removeLink(key),
+    /** Closes every router link (new TLS material: they come back with it). */
+    redialAll(): void {
+      for (const connection of byConnection.keys()) connection.close();
+    },
     opened,
     gone,
+    /** The router at the other end of `connection` (null: a client), with its trust. */
+    peerOf(connection: Connection): { id: string; trust: Trust | null } | null {
+      const peer = byConnection.get(connection);
+      return peer === undefined ? null : { id: peer.id, trust: peer.trust };
+    },
+    links(): LinkState[] {
+      const states: LinkState[] = [];
+      const up = new Map<string, Peer>([...peers.values()].map((p) => [p.id, p]));
+      const dialledPeer = new Map<RouterLink, Peer>();
+      for (const [connection, { link }] of dialled) {
+        const peer = byConnection.get(connection);
+        if (peer !== undefined) dialledPeer.set(link, peer);
+      }
+      for (const [key, link] of configured) {
+        const peer = dialledPeer.get(link);
+        if (peer !== undefined) up.delete(peer.id);
+        states.push({
+          peer: link.peer ?? peer?.id ?? null,
+          address: `${link.host}:${link.port}`,
+          cost: link.cost,
+          state: peer === undefined ? "down" : "up",
+          trust: peer?.trust ?? null,
+          error: peer === undefined ? (linkErrors.get(key) ?? "connecting") : null,
+        });
+      }
+      for (const peer of up.values()) states.push({ peer: peer.id, address: null, cost: peer.cost, state: "up", trust: peer.trust, error: null });
+      return states.sort((a, b) => (a.peer ?? "").localeCompare(b.peer ?? ""));
+    },
 
     /** The peer answered the attach of one of our senders: the traffic one becomes routable. */
     attached(sender: Sender): void {
@@ -201,7 +330,18 @@ export function createPeers(opts: PeersOptions) {
         log.warn({ conn: opts.connId(connection), peer: from?.id ?? null, issues: parsed.error?.issues }, "advertisement dropped: not from a router, or malformed");
         return from !== undefined;
       }
-      const ad = parsed.data;
+      let ad = parsed.data;
+      if (from.trust === "untrusted") {
+        // An untrusted site speaks only for itself, serves only what it was granted, and
+        // carries no one else's calls: the advertisement flooded on says so.
+        if (ad.router !== from.id) {
+          log.debug({ peer: from.id, router: ad.router }, "advertisement dropped: an untrusted site speaks only for itself");
+          return true;
+        }
+        const refused = ad.addresses.filter((a) => a.consumers > 0 && !from.grants.includes(a.address)).map((a) => a.address);
+        if (refused.length > 0) log.warn({ peer: from.id, refused, grants: from.grants }, "untrusted site advertised addresses it was not granted: ignored");
+        ad = { ...ad, transit: false, addresses: ad.addresses.filter((a) => from.grants.includes(a.address)) };
+      }
       if (!topology.applyAdvertisement(ad)) return true;
       if (ad.router === id) {
         flood(topology.localAdvertisement()); // the network remembered an older us: supersede it
@@ -251,6 +391,26 @@ export function createPeers(opts: PeersOptions) {
       }
     },
   };
+}
+
+/** The key a configured link is kept under: the peer it expects, else its address. */
+export function linkKey(link: RouterLink): string {
+  return link.peer ?? `${link.host}:${link.port}`;
+}
+
+/** tls checkServerIdentity: the certificate must name the expected site (any site if none). */
+function checkPeerCertificate(cert: PeerCertificate, expected: string | undefined): Error | undefined {
+  const identity = identityFromAltNames(cert.subjectaltname);
+  if (identity === null) return new Error("the peer's certificate names no edgefn site");
+  if (expected !== undefined && identity.site !== expected) return new Error(`expected site ${expected}, but the certificate names ${identity.site}`);
+  return undefined;
+}
+
+/** A socket error's or an AMQP error's text. */
+export function errorText(error: unknown): string | undefined {
+  if (error === undefined || error === null) return undefined;
+  if (typeof error === "object" && "description" in error && typeof error.description === "string") return error.description;
+  return error instanceof Error ? error.message : String(error);
 }
 
 function parseJson(body: unknown): unknown {

@@ -151,6 +151,8 @@ export interface IncomingCall {
   messageId: string;
   /** Epoch ms after which the reply is worthless, from `absolute_expiry_time`. */
   deadline: number | undefined;
+  /** Where the call came from, when an edgefn router said (ORIGIN_ANNOTATION). */
+  origin: { site: string; trusted: boolean } | undefined;
 }
 
 /** A decoded reply: the HTTP response and the `message_id` of the call it answers. */
@@ -160,6 +162,12 @@ export interface IncomingReply {
 }
 
 export const PATH_PROPERTY = ":path";
+/**
+ * Message annotations an edgefn router sets on each call: the site it came from, and that
+ * site's trust (from its certificate). Another network (Qpid Dispatch) sets neither.
+ */
+export const ORIGIN_ANNOTATION = "x-opt-edgefn-origin";
+export const ORIGIN_TRUST_ANNOTATION = "x-opt-edgefn-origin-trust";
 export const IDEMPOTENCY_KEY_HEADER = "idempotency-key";
 /** The one header whose repeats are joined with "\n" rather than ", " (see the header comment). */
 const SET_COOKIE = "set-cookie";
@@ -303,7 +311,15 @@ export function fromAmqpRequest(message: unknown): IncomingCall {
     replyTo: m.reply_to,
     messageId: m.message_id,
     deadline: m.absolute_expiry_time,
+    origin: originOf(message),
   };
+}
+
+function originOf(message: unknown): IncomingCall["origin"] {
+  const annotations = (message as { message_annotations?: Record<string, unknown> }).message_annotations;
+  const site = annotations?.[ORIGIN_ANNOTATION];
+  if (typeof site !== "string") return undefined;
+  return { site, trusted: annotations?.[ORIGIN_TRUST_ANNOTATION] !== "untrusted" };
 }
 
 /** Decode a reply; throws ProtocolError ERR_DECODE (amqp:decode-error) naming the bad field. */

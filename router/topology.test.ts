@@ -122,6 +122,18 @@ describe("Topology.paths", () => {
     expect(pathsOf(view)).toEqual(expected);
   });
 
+  it("never routes through a router that advertises no transit (an untrusted end), but reaches it", () => {
+    // Square A-B-D / A-C-D, with C an end: A reaches D only through B, and C itself directly.
+    const routers = network(SQUARE);
+    const c = routers.get("C")!;
+    const a = routers.get("A")!;
+    const endAd = { ...c.localAdvertisement(), seq: c.localAdvertisement().seq + 1, transit: false };
+    for (const [id, t] of routers) if (id !== "C") t.applyAdvertisement(endAd);
+    routers.get("B")!.removeLink("D");
+    a.applyAdvertisement(routers.get("B")!.localAdvertisement());
+    expect(pathsOf(a)).toEqual({ A: { cost: 0, nextHop: null }, B: { cost: 1, nextHop: "B" }, C: { cost: 1, nextHop: "C" } });
+  });
+
   it("caches paths until something changes", () => {
     const a = network(TRIANGLE).get("A")!;
     const first = a.paths();

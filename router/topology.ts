@@ -26,6 +26,11 @@ export const AdvertisementSchema = z
     seq: z.number().int().nonnegative(),
     links: z.array(LinkSchema),
     addresses: z.array(AddressCountSchema),
+    /**
+     * False: calls never pass through this router, it is only an end (an untrusted site; the
+     * trusted neighbour that heard it directly sets this, see peers.ts). Absent means true.
+     */
+    transit: z.boolean().optional(),
   })
   .superRefine((ad, ctx) => {
     const peers = new Set<string>();
@@ -159,7 +164,7 @@ export class Topology {
    * Equal-cost paths resolve to the lower next-hop id. Cached until the next change.
    */
   paths(): ReadonlyMap<string, Path> {
-    this.#paths ??= shortestPaths(this.self, this.#graph());
+    this.#paths ??= shortestPaths(this.self, this.#graph(), this.#ends());
     return this.#paths;
   }
 
@@ -189,6 +194,11 @@ export class Topology {
     this.#paths = undefined;
   }
 
+  /** The routers whose advertisement says they carry no transit traffic (ends only). */
+  #ends(): Set<string> {
+    return new Set([...this.#ads.values()].filter((ad) => ad.transit === false).map((ad) => ad.router));
+  }
+
   /** Adjacency of links advertised by both ends, cost = max of the two. */
   #graph(): Map<string, Map<string, number>> {
     const declared = new Map<string, ReadonlyMap<string, number>>([[this.self, this.#links]]);
@@ -206,8 +216,11 @@ export class Topology {
   }
 }
 
-/** Dijkstra over a small graph; O(n²) is fine for the tens of routers a VAN has. */
-function shortestPaths(source: string, graph: ReadonlyMap<string, ReadonlyMap<string, number>>): Map<string, Path> {
+/**
+ * Dijkstra over a small graph; O(n²) is fine for the tens of routers a VAN has. Paths end at
+ * routers in `ends` but never continue through them (the source itself always may).
+ */
+function shortestPaths(source: string, graph: ReadonlyMap<string, ReadonlyMap<string, number>>, ends: ReadonlySet<string> = new Set()): Map<string, Path> {
   const best = new Map<string, Path>([[source, { cost: 0, nextHop: null }]]);
   const done = new Set<string>();
   for (;;) {
@@ -221,6 +234,7 @@ function shortestPaths(source: string, graph: ReadonlyMap<string, ReadonlyMap<st
     if (next === undefined) return best;
     const [current, { cost: reached, nextHop }] = next;
     done.add(current);
+    if (current !== source && ends.has(current)) continue;
     for (const [peer, cost] of graph.get(current) ?? []) {
       if (done.has(peer)) continue;
       // Leaving the source, the next hop is the neighbour itself; later it is inherited.

@@ -37,6 +37,13 @@ export const RuntimeConfigSchema = z.object({
   EDGEFN_KEEP_VERSIONS: intFromEnv(1, 5),
   /** The site's VAN router (host:port): functions not deployed here are called over it. Unset: no VAN. */
   EDGEFN_VAN: HostPortSchema.optional(),
+  /**
+   * The VAN listener for links from other sites (mutual TLS, host:port). Set: the site runs its
+   * own router (and EDGEFN_VAN, if also set, is ignored). Unset: no router here.
+   */
+  EDGEFN_VAN_LISTEN: HostPortSchema.optional(),
+  /** `untrusted`: the site gets no trusted-only functions and its callers are not believed. */
+  EDGEFN_SITE_TRUST: z.enum(["trusted", "untrusted"], { error: "EDGEFN_SITE_TRUST must be trusted or untrusted" }).default("trusted"),
   /** "1": stop when stdin closes, for a parent (edgefn dev) that may die without stopping us. */
   EDGEFN_STDIN_LIFELINE: z.enum(["0", "1"], { error: "EDGEFN_STDIN_LIFELINE must be 0 or 1" }).default("0"),
 });

@@ -11,6 +11,8 @@ import { RuntimeError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { LogTap } from "./log-tap.ts";
 import { DeploymentSchema, FunctionNameSchema, RollbackRequestSchema, SecretNameSchema, type LogLine } from "./manifest.ts";
+import type { Network } from "./network.ts";
+import { SiteNameSchema, TokenRequestSchema, type SiteStatus } from "./network-api.ts";
 import type { Site } from "./site.ts";
 
 export interface ControlDeps {
@@ -18,6 +20,8 @@ export interface ControlDeps {
   logs: LogTap;
   token: string;
   logger: Logger;
+  /** The site's network and router: the VAN routes answer ERR_NO_VAN without them. */
+  van?: { network: Network; router: { consumers(address: string): unknown[] }; port: number; listen: { host: string; port: number } } | undefined;
 }
 
 /** Largest secret value accepted. */
@@ -45,6 +49,17 @@ export function createControlApp(deps: ControlDeps): Hono {
       ...failure.headers,
     });
   });
+
+  const needVan = () => {
+    if (deps.van !== undefined) return deps.van;
+    throw new RuntimeError("ERR_NO_VAN", `site ${deps.site.info().name} runs without a VAN`, {
+      status: 409,
+      hint: "start it with one: `edgefn site up <dir> --van <host:port>`",
+    });
+  };
+
+  // Before the bearer check: the token's one-time secret is this route's credential.
+  app.post("/v1/claims", async (c) => c.json(await needVan().network.redeem(await readJson(c.req.raw, "POST a Claim (runtime/network-api.ts)"))));
 
   app.use(async (c, next) => {
     // Tells clients they reached the control API, not the ingress (a common mix-up).
@@ -120,6 +135,51 @@ export function createControlApp(deps: ControlDeps): Hono {
     return c.json({ function: name, secret });
   });
 
+  app.post("/v1/tokens", async (c) => {
+    const van = needVan();
+    const request = TokenRequestSchema.safeParse(await readJson(c.req.raw, "POST {expiresInS?, trust?, grants?}"));
+    if (!request.success) throw invalid("token request", request.error);
+    const { host } = van.listen;
+    const vanAddress = request.data.vanAddress ?? (host === "0.0.0.0" || host === "::" ? undefined : `${host.includes(":") ? `[${host}]` : host}:${van.port}`);
+    if (vanAddress === undefined) {
+      throw new RuntimeError("ERR_MANIFEST_INVALID", `the VAN listens on ${host}: other sites need an address they can dial`, {
+        status: 400,
+        hint: "pass --van-address <host:port> (the address other sites reach this one's VAN port at)",
+      });
+    }
+    const claimUrl = request.data.claimUrl ?? `${new URL(c.req.url).origin}/v1/claims`;
+    return c.json({ token: await van.network.issueToken({ ...request.data, claimUrl, vanAddress }) });
+  });
+
+  app.post("/v1/links", async (c) => c.json({ link: await needVan().network.link(await readJson(c.req.raw, "POST {token, cost}")) }));
+
+  app.get("/v1/links", (c) => c.json({ links: needVan().network.links() }));
+
+  app.delete("/v1/links/:peer", async (c) => {
+    const peer = SiteNameSchema.safeParse(c.req.param("peer"));
+    if (!peer.success) throw new RuntimeError("ERR_LINK_NOT_FOUND", `"${c.req.param("peer")}" is not a site name`, { status: 400 });
+    await needVan().network.unlink(peer.data);
+    return c.json({ removed: peer.data });
+  });
+
+  app.get("/v1/status", (c) => {
+    const info = deps.site.info();
+    const van = deps.van;
+    const status: SiteStatus = {
+      site: info.name,
+      region: info.region,
+      ingressUrl: info.ingressUrl,
+      network: van === undefined ? null : van.network.status(`${van.listen.host}:${van.port}`),
+      functions: deps.site.list().map((fn) => ({
+        name: fn.name,
+        version: fn.version,
+        priority: fn.priority,
+        attached: van !== undefined && van.router.consumers(`fn/${fn.name}`).length > 0,
+      })),
+    };
+    return c.json(status);
+  });
+
   app.get("/v1/logs", (c) => {
     const query = LogQuerySchema.safeParse(c.req.query());
     if (!query.success) {
@@ -147,10 +207,17 @@ export function createControlApp(deps: ControlDeps): Hono {
   app.notFound(() => {
     throw new RuntimeError("ERR_SERVICE_NOT_FOUND", "no such control API route", {
       status: 404,
-      hint: "routes: /v1/site, /v1/functions[/:name[/rollback|/secrets/:secret]], /v1/logs",
+      hint: "routes: /v1/site, /v1/status, /v1/functions[/:name[/rollback|/secrets/:secret]], /v1/logs, /v1/tokens, /v1/links[/:peer], /v1/claims",
     });
   });
   return app;
+}
+
+function invalid(what: string, error: z.ZodError): RuntimeError {
+  return new RuntimeError("ERR_MANIFEST_INVALID", `invalid ${what}`, {
+    status: 400,
+    issues: error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
+  });
 }
 
 function parseName(raw: string): string {

@@ -20,6 +20,17 @@ export type RuntimeErrorCode =
   | "ERR_SECRET_CONFLICT" // user: a secret named like a spec.env variable or service binding
   | "ERR_SECRET_NOT_FOUND" // user: removing a secret that is not set
   | "ERR_STATE_WRITE" // system: the site's state could not be written to disk
+  | "ERR_NO_VAN" // user: a VAN route on a site started without --van
+  | "ERR_NOT_CA" // user: token create on a site that does not hold the network CA
+  | "ERR_TOKEN_INVALID" // user: a link token this site never issued (or a malformed one)
+  | "ERR_TOKEN_USED" // user: a link token redeemed already (they are one-time)
+  | "ERR_TOKEN_EXPIRED" // user: a link token past its expiry
+  | "ERR_SITE_NAME_TAKEN" // user: a site of that name is in the network already
+  | "ERR_OTHER_NETWORK" // user: linking a site that is in another network already
+  | "ERR_LINK_SELF" // user: a token of this very site
+  | "ERR_LINK_NOT_FOUND" // user: removing a link that does not exist
+  | "ERR_CLAIM_FAILED" // user/system: the issuing site could not be reached or refused the claim
+  | "ERR_PLACEMENT" // user: a trusted-only function deployed to an untrusted site
   | "ERR_INTERNAL"; // system: a bug in edgefn
 
 export interface RuntimeErrorOptions {

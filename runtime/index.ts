@@ -13,9 +13,11 @@
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
+import { parseRouterConfig, startRouter, type Router } from "../router/index.ts";
 import type { RuntimeConfig } from "./config.ts";
 import { createControlApp } from "./control.ts";
 import { createLogger, type Logger } from "./log.ts";
+import { Network } from "./network.ts";
 import { restoreFrom, Site } from "./site.ts";
 import { StateStore } from "./state.ts";
 import { startSupervisor, type Supervisor } from "./supervisor.ts";
@@ -30,6 +32,8 @@ export interface Runtime {
   controlPort: number;
   supervisor: Supervisor;
   site: Site;
+  /** The site's own router and network, when started with EDGEFN_VAN_LISTEN. */
+  van: { router: Router; network: Network; port: number; listen: { host: string; port: number } } | undefined;
   close(): Promise<void>;
 }
 
@@ -37,16 +41,26 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger = creat
   const siteLogger = logger.child({ site: config.EDGEFN_SITE_NAME });
   // State first: the first worker starts with every function the site had.
   const store = await StateStore.open(config.EDGEFN_STATE_DIR, config.EDGEFN_KEEP_VERSIONS);
-  const supervisor = await startSupervisor(config, siteLogger, restoreFrom(store));
+  // The router next: it outlives the isolate host, which connects to it like any client.
+  const van = config.EDGEFN_VAN_LISTEN === undefined ? undefined : await startVanRouter(config, siteLogger);
+  const supervisor = await startSupervisor(
+    van === undefined ? config : { ...config, EDGEFN_VAN: { host: "127.0.0.1", port: van.router.port } },
+    siteLogger,
+    restoreFrom(store),
+  ).catch(async (error: unknown) => {
+    await van?.router.close();
+    throw error;
+  });
   const url = `http://${hostForUrl(config.EDGEFN_HTTP.host)}:${supervisor.port}`;
   const site = new Site(store, supervisor, {
     name: config.EDGEFN_SITE_NAME,
     region: config.EDGEFN_REGION,
     ingressUrl: url,
     keepVersions: config.EDGEFN_KEEP_VERSIONS,
+    trust: () => van?.network.trust ?? config.EDGEFN_SITE_TRUST,
   });
   const control = createAdaptorServer({
-    fetch: createControlApp({ site, logs: supervisor.logs, token: config.EDGEFN_CONTROL_TOKEN, logger: siteLogger }).fetch,
+    fetch: createControlApp({ site, logs: supervisor.logs, token: config.EDGEFN_CONTROL_TOKEN, logger: siteLogger, van }).fetch,
   });
   control.listen(config.EDGEFN_CONTROL.port, config.EDGEFN_CONTROL.host);
   await once(control, "listening");
@@ -58,11 +72,26 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger = creat
     controlPort,
     supervisor,
     site,
+    van,
     async close() {
       control.close();
-      await supervisor.close();
+      await supervisor.close(); // drains: its receivers detach before the router goes
+      await van?.router.close();
     },
   };
+}
+
+/** The site's network identity and its router: local port for the isolate host, mutual TLS for sites. */
+async function startVanRouter(config: RuntimeConfig, logger: Logger): Promise<NonNullable<Runtime["van"]>> {
+  const listen = config.EDGEFN_VAN_LISTEN!;
+  const network = await Network.open({ dir: config.EDGEFN_STATE_DIR, site: config.EDGEFN_SITE_NAME, trust: config.EDGEFN_SITE_TRUST, logger });
+  const router = await startRouter(
+    parseRouterConfig({ EDGEFN_ROUTER_LISTEN: "127.0.0.1:0", EDGEFN_ROUTER_ID: config.EDGEFN_SITE_NAME, EDGEFN_LOG: config.EDGEFN_LOG }),
+    logger,
+    { tls: { listen, material: network.tls() }, trust: network.trust },
+  );
+  network.attach(router);
+  return { router, network, port: router.tlsPort!, listen };
 }
 
 function hostForUrl(host: string): string {

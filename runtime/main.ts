@@ -29,7 +29,7 @@ const runtime = await startRuntime(config).catch((error: unknown) => {
   process.exit(1);
 });
 process.stdout.write(
-  `${JSON.stringify({ event: "ready", port: runtime.port, url: runtime.url, controlPort: runtime.controlPort, controlUrl: runtime.controlUrl, site: config.EDGEFN_SITE_NAME, pid: process.pid })}\n`,
+  `${JSON.stringify({ event: "ready", port: runtime.port, url: runtime.url, controlPort: runtime.controlPort, controlUrl: runtime.controlUrl, ...(runtime.van === undefined ? {} : { vanPort: runtime.van.port, network: runtime.van.network.id }), site: config.EDGEFN_SITE_NAME, pid: process.pid })}\n`,
 );
 
 let stopping = false;

@@ -16,6 +16,8 @@ export interface SiteOptions {
   region: string;
   ingressUrl: string;
   keepVersions: number;
+  /** The site's trust now (an untrusted site refuses trusted-only functions). */
+  trust: () => "trusted" | "untrusted";
 }
 
 /** Puts every stored function and every secret into a new worker. */
@@ -69,6 +71,14 @@ export class Site {
         new RuntimeError("ERR_DIGEST_MISMATCH", `bundle of "${name}" hashes to ${actual}, not ${deployment.bundle.digest}`, {
           status: 400,
           hint: "the bundle was changed or truncated in transit: build and deploy again",
+        }),
+      );
+    }
+    if (deployment.manifest.spec.placement.trust === "trusted" && this.opts.trust() === "untrusted") {
+      return Promise.reject(
+        new RuntimeError("ERR_PLACEMENT", `function "${name}" may run on trusted sites only (spec.placement.trust: trusted), and site ${this.opts.name} is untrusted`, {
+          status: 403,
+          hint: "deploy it to a trusted site; it is reachable from here over the VAN",
         }),
       );
     }

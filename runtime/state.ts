@@ -143,7 +143,7 @@ export class StateStore {
 }
 
 /** write, fsync, rename, fsync the directory: the file is whole, old or new, after any crash. */
-async function writeAtomic(path: string, content: string, mode: number): Promise<void> {
+export async function writeAtomic(path: string, content: string, mode: number): Promise<void> {
   const temporary = `${path}.tmp-${randomBytes(6).toString("hex")}`;
   const handle = await open(temporary, "wx", mode);
   try {

@@ -15,7 +15,9 @@
  *
  * The wire's `:path` is the request target with the `/<name>` prefix already removed (the address
  * names the function). Who calls rides in the `x-edgefn-caller` header (service bindings); the
- * ingress strips it from public requests. Not yet: TLS/mTLS, trust (a site can claim any caller).
+ * ingress strips it from public requests. The router stamps the calling site and its trust on
+ * each call (ORIGIN_ANNOTATION, from the link's certificate): a caller named by an untrusted
+ * site is ignored, so such calls reach only public functions.
  */
 import { randomUUID } from "node:crypto";
 import rhea from "rhea";
@@ -203,7 +205,9 @@ export function startVan(deps: VanDeps): Van {
       const fn = deps.functions.get(call.name);
       if (fn === undefined) throw new RuntimeError("ERR_SERVICE_NOT_FOUND", `no function named "${call.name}" is deployed here`, { status: 404 });
       const { spec } = fn.manifest;
-      const denied = accessDenied(fn, header(request.headers, CALLER_HEADER));
+      // A caller named by an untrusted site is not believed: its calls count as public ones.
+      const caller = call.origin?.trusted === false ? undefined : header(request.headers, CALLER_HEADER);
+      const denied = accessDenied(fn, caller);
       if (denied !== undefined) throw denied;
       if (request.body !== null && request.body.byteLength > spec.limits.requestBytes) {
         throw new RuntimeError("ERR_BODY_TOO_LARGE", `request body for function "${call.name}" is larger than ${spec.limits.requestBytes} bytes`, {

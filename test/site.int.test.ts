@@ -56,7 +56,7 @@ describe("edgefn site init", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatchInlineSnapshot(`
-      "✓ Created site edge-a (region eu-west) in site-a
+      "✓ Created site edge-a (region eu-west, trusted) in site-a
         site-a/site.json
         site-a/control.token  the control token: whoever has it controls the site
         site-a/keys/site.key  the site's private key

@@ -11,6 +11,7 @@ const args = {
   dir: { type: "positional", required: true, description: "Directory to create for the site's state, token and keys" },
   name: { type: "string", valueHint: "site", description: "Site name, a DNS-1123 label (default: the directory's name)" },
   region: { type: "string", default: "local", valueHint: "region", description: "Region the site is in; functions see it as ctx.region" },
+  untrusted: { type: "boolean", description: "Join VANs as an untrusted site: it serves only the functions a token grants it" },
   force: { type: "boolean", description: "Write a new site.json, token and keys into an existing directory" },
   json: { type: "boolean", description: "Print the result as JSON" },
 } as const;
@@ -19,6 +20,7 @@ const ArgsSchema = z.object({
   dir: z.string().min(1),
   name: z.string().optional(),
   region: SiteNameSchema,
+  untrusted: z.boolean(),
   force: z.boolean(),
   json: z.boolean(),
 });
@@ -27,7 +29,7 @@ export default defineCommand({
   meta: {
     name: "init",
     description: "Create a site directory: site.json, a control token and the site's key pair.",
-    examples: ["edgefn site init ./site-a --name edge-a --region eu-west"],
+    examples: ["edgefn site init ./site-a --name edge-a --region eu-west", "edgefn site init ./site-c --name edge-c --untrusted"],
   },
   args,
   async run(ctx) {
@@ -35,11 +37,12 @@ export default defineCommand({
     const out = createOutput({ json: a.json });
     const dir = path.resolve(a.dir);
     const name = checkSiteName(a.name ?? path.basename(dir), a.name !== undefined);
-    const site = await createSiteDir(dir, { name, region: a.region, force: a.force });
+    const site = await createSiteDir(dir, { name, region: a.region, force: a.force, trust: a.untrusted ? "untrusted" : "trusted" });
 
     const { files } = site;
-    out.data({ name, region: site.config.region, dir, files });
-    out.success(`Created site ${name} (region ${site.config.region}) in ${displayPath(dir)}`);
+    const { region, trust } = site.config;
+    out.data({ name, region, trust, dir, files });
+    out.success(`Created site ${name} (region ${region}, ${trust}) in ${displayPath(dir)}`);
     const rows: [string, string][] = [
       [files.config, ""],
       [files.token, "the control token: whoever has it controls the site"],

@@ -11,13 +11,18 @@ import { formatLogLine } from "../dev-log.ts";
 import { CliError } from "../errors.ts";
 import { createOutput, type Output } from "../output.ts";
 import { displayPath } from "../project.ts";
-import { startRuntimeProcess, type RuntimeProcess } from "../runtime-process.ts";
+import { hostPort, startRuntimeProcess, type RuntimeProcess } from "../runtime-process.ts";
 import { loadSiteDir } from "../site-dir.ts";
 
 const args = {
   dir: { type: "positional", required: true, description: "The site directory (from `edgefn site init`)" },
   http: { type: "string", default: "127.0.0.1:8080", valueHint: "host:port", description: "Where the ingress listens (port 0: any free port)" },
   control: { type: "string", default: "127.0.0.1:9080", valueHint: "host:port", description: "Where the control API listens (port 0: any free port)" },
+  van: {
+    type: "string",
+    valueHint: "host:port",
+    description: "Where the site listens for other sites (mutual TLS); without it the site joins no VAN",
+  },
   verbose: { type: "boolean", description: "Also show the runtime's info and debug log lines" },
   json: { type: "boolean", description: "Print events and the runtime's log lines as JSON lines" },
 } as const;
@@ -32,6 +37,7 @@ const ArgsSchema = z.object({
   dir: z.string().min(1),
   http: HostPortSchema,
   control: HostPortSchema,
+  van: HostPortSchema.optional(),
   verbose: z.boolean(),
   json: z.boolean(),
 });
@@ -43,6 +49,7 @@ export default defineCommand({
     examples: [
       "edgefn site up ./site-a",
       "edgefn site up ./site-a --http 0.0.0.0:8081 --control 127.0.0.1:9081",
+      "edgefn site up ./site-a --van 10.0.0.1:5671",
     ],
   },
   args,
@@ -50,7 +57,7 @@ export default defineCommand({
     const a = validateArgs(ctx, args, ArgsSchema);
     const out = createOutput({ json: a.json, verbose: a.verbose });
     const site = await loadSiteDir(path.resolve(a.dir));
-    const { name, region } = site.config;
+    const { name, region, trust } = site.config;
 
     // Installed first, so a signal during start-up also stops the child.
     const stop = new AbortController();
@@ -73,7 +80,9 @@ export default defineCommand({
               site: name,
               region,
               token: site.token,
-              addressFlags: "--http or --control",
+              ...(a.van === undefined ? {} : { van: a.van }),
+              trust,
+              addressFlags: a.van === undefined ? "--http or --control" : "--http, --control or --van",
               env: { EDGEFN_STATE_DIR: site.dir },
               signal: stop.signal,
               onLine: (line, stream) => printLine(out, line, stream),
@@ -85,13 +94,31 @@ export default defineCommand({
         throw err;
       }
       const { ready } = runtime;
-      out.data({ event: "ready", site: name, region, url: ready.url, controlUrl: ready.controlUrl, stateDir: path.join(site.dir, "state") });
+      const van = a.van !== undefined && ready.vanPort !== undefined ? hostPort(a.van.host, ready.vanPort) : undefined;
+      out.data({
+        event: "ready",
+        site: name,
+        region,
+        trust,
+        url: ready.url,
+        controlUrl: ready.controlUrl,
+        ...(van === undefined ? {} : { van }),
+        stateDir: path.join(site.dir, "state"),
+      });
       out.log(`  ingress  ${ready.url}`);
       out.log(`  control  ${ready.controlUrl}`);
+      if (van !== undefined) out.log(`  van      ${van}  ${out.style("dim", `(mutual TLS; this site is ${trust})`)}`);
+      if (a.van !== undefined && ready.vanPort === undefined) {
+        out.warn("The runtime did not report a VAN listener (no vanPort in its ready line), so this site may not be in a VAN.", "Check its log lines below, and `edgefn status` for its network.");
+      }
       out.log();
       out.log("To deploy to it, from another terminal:");
       out.log(`  export EDGEFN_SITE=${ready.controlUrl} EDGEFN_TOKEN=$(cat ${shellQuote(displayPath(site.files.token))})`);
       out.log("  edgefn deploy ./fns");
+      if (van !== undefined) {
+        out.log("To link another site to this one (if this one holds the network's CA; `edgefn status` says):");
+        out.log("  edgefn token create > a.token");
+      }
       out.log();
       out.log("Showing the site's logs. Press Ctrl+C to stop it.");
 
