@@ -91,6 +91,8 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
     autoaccept: false,
     // MODIFIED must reach the caller as MODIFIED (DESIGN.md, AMQP facts measured).
     treat_modified_as_released: false,
+    // rhea leaves Nagle on for accepted sockets: each small frame then waits ~40 ms for an ACK.
+    tcp_no_delay: true,
   });
 
   const connId = (connection: Connection): string => {
@@ -255,7 +257,7 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
     const addressed = stamped.to === undefined || stamped.to === null ? { ...stamped, to: address } : stamped;
     const peer = consumer.address.startsWith(PEER_ADDRESS_PREFIX) ? consumer.address.slice(PEER_ADDRESS_PREFIX.length) : null;
     const outgoing = consumer.sender.send(
-      peer === null ? addressed : { ...addressed, message_annotations: { ...message.message_annotations, [TRACE_ANNOTATION]: [...trace, id] } },
+      peer === null ? addressed : { ...addressed, message_annotations: { ...addressed.message_annotations, [TRACE_ANNOTATION]: [...trace, id] } },
     );
     table.recordSent(consumer, outgoing, at);
     forwards.set(outgoing, { original: delivery, link: consumer });

@@ -5,7 +5,8 @@
  * A site started with a VAN listener and no network yet founds one: a new network CA, and its
  * own certificate from it. Other sites join by redeeming a one-time token the CA's site issued
  * (`POST /v1/claims` there, with a certificate request): they get a certificate of that network
- * and the link dials the issuer over mutual TLS. Every change is on disk before the answer
+ * and the link dials the issuer over mutual TLS. Members link to each other with a token of
+ * either end (no certificate then: the mutual TLS of the link proves membership). Every change is on disk before the answer
  * (under `<state>/network/`; in memory without a state dir):
  *
  *   network.json  NetworkStateSchema: network id, trust, grants, links, tokens (hashes), issued names
@@ -136,15 +137,12 @@ export class Network {
     for (const link of this.#state.links) router.addLink(link);
   }
 
-  /** A one-time token another site redeems to link to this one (`edgefn token create`). */
+  /**
+   * A one-time token another site redeems to link to this one (`edgefn token create`). Any site
+   * issues them for links between members; only the CA's site can let a new site join with one.
+   */
   issueToken(opts: { expiresInS: number; trust: Trust; grants: string[]; claimUrl: string; vanAddress: string }): Promise<LinkToken> {
     return this.#serially(async () => {
-      if (this.#material.caKey === undefined) {
-        throw new RuntimeError("ERR_NOT_CA", `site ${this.site} does not hold the CA of network ${this.id}, so it cannot issue link tokens`, {
-          status: 409,
-          hint: "create the token on the site that founded the network (the first site; `edgefn status` there says `holds CA: yes`)",
-        });
-      }
       const secret = randomBytes(32).toString("base64url");
       const expiresAt = new Date(Date.now() + opts.expiresInS * 1000).toISOString();
       const grants = opts.grants.map((name) => `fn/${name}`);
@@ -186,7 +184,12 @@ export class Network {
       const grants = trust === "untrusted" ? token.grants : [];
       let cert: string | undefined;
       if (csr !== undefined) {
-        if (this.#material.caKey === undefined) throw new RuntimeError("ERR_NOT_CA", `site ${this.site} does not hold the network CA`, { status: 409 });
+        if (this.#material.caKey === undefined) {
+          throw new RuntimeError("ERR_NOT_CA", `site ${site} is not in network ${this.id} yet, and ${this.site} cannot let it join: it does not hold the network's CA`, {
+            status: 409,
+            hint: "join with a token of the site that holds the CA (`edgefn status` there says so); then tokens of any site link it further",
+          });
+        }
         const held = this.#state.issued.find((i) => i.site === site);
         if (held !== undefined) {
           throw new RuntimeError("ERR_SITE_NAME_TAKEN", `network ${this.id} has a site named ${site} already (since ${held.at})`, {

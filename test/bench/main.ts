@@ -1,11 +1,17 @@
 /**
  * `npm run bench`: edgefn against its baselines in one run, on loopback, same client
  * settings, interleaved rounds (raw node:http, hono, edgefn serving functions/hello warm),
- * then cold start over 100 functions and RSS with 1,000 deployed. Prints a table and one
- * JSON summary line. Exits 0 when targets are missed (they are marked); 1 if it broke.
+ * then cold start over 100 functions and RSS with 1,000 deployed, then the VAN (router
+ * processes: latency per hop, messages/s through one router, failover, reachability; see
+ * van.ts). Prints a table and one JSON summary line. Exits 0 when targets are missed (they are
+ * marked); 1 if it broke.
  *
  *   node --no-node-snapshot test/bench/main.ts [--rounds 3] [--duration 4] [--connections 32]
  *                                             [--cold 100] [--deployed 1000] [--warm 100] [--deploys 20]
+ *                                             [--skip-van | --van-only] [--van-calls 2000]
+ *                                             [--van-concurrent-calls 10000] [--van-inflight 50]
+ *                                             [--van-duration 4] [--van-load-inflight 100] [--van-max-s 10]
+ *                                             [--van-failovers 3] [--van-reach 5]
  */
 import { existsSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
@@ -19,6 +25,7 @@ import type { ColdStart, Memory } from "./edgefn.ts";
 import { median, runLoad } from "./load.ts";
 import type { LoadResult } from "./load.ts";
 import { treeCpuMs } from "./proc.ts";
+import { measureVan, VAN_TARGETS, type VanResult } from "./van.ts";
 
 const TARGETS = { throughputRatio: 0.6, coldP50Ms: 5, rssMb: 400, deployToLiveP50Ms: 300 } as const;
 
@@ -31,6 +38,16 @@ const { values: args } = parseArgs({
     deployed: { type: "string", default: "1000" },
     warm: { type: "string", default: "100" },
     deploys: { type: "string", default: "20" },
+    "skip-van": { type: "boolean", default: false },
+    "van-only": { type: "boolean", default: false },
+    "van-calls": { type: "string", default: "2000" },
+    "van-concurrent-calls": { type: "string", default: "10000" },
+    "van-inflight": { type: "string", default: "50" },
+    "van-duration": { type: "string", default: "4" },
+    "van-load-inflight": { type: "string", default: "100" },
+    "van-max-s": { type: "string", default: "10" },
+    "van-failovers": { type: "string", default: "3" },
+    "van-reach": { type: "string", default: "5" },
   },
 });
 const settings = {
@@ -41,6 +58,17 @@ const settings = {
   deployed: Number(args.deployed),
   warm: Number(args.warm),
   deploys: Number(args.deploys),
+  van: args["skip-van"] ? null : {
+    calls: Number(args["van-calls"]),
+    concurrentCalls: Number(args["van-concurrent-calls"]),
+    inflight: Number(args["van-inflight"]),
+    durationS: Number(args["van-duration"]),
+    loadInflight: Number(args["van-load-inflight"]),
+    maxS: Number(args["van-max-s"]),
+    failovers: Number(args["van-failovers"]),
+    reach: Number(args["van-reach"]),
+  },
+  vanOnly: args["van-only"],
 };
 
 interface Target {
@@ -56,6 +84,7 @@ interface Summary {
   cold: ColdStart | null;
   memory: Memory | null;
   deployToLive: DeployToLive | null;
+  van: VanResult | null;
   notes: string[];
 }
 
@@ -64,6 +93,12 @@ async function main(): Promise<Summary> {
   const stops: (() => Promise<void>)[] = [];
   const targets: Target[] = [];
   let edgefn: RuntimeHandle | undefined;
+  if (settings.vanOnly) {
+    const van = settings.van === null ? null : await measureVan(settings.van, progress);
+    const [load1] = loadavg();
+    if (load1! > availableParallelism()) notes.push(`the machine was busy (load average ${fmt(load1!, 1)} on ${availableParallelism()} CPUs): absolute figures are noise`);
+    return { rows: [], ratio: null, cold: null, memory: null, deployToLive: null, van, notes: [...(van?.notes ?? []), ...notes] };
+  }
   const hello = await buildHello();
   try {
     for (const kind of BASELINES) {
@@ -116,6 +151,9 @@ async function main(): Promise<Summary> {
       deployToLive = await measureDeployToLive(settings.deploys);
     }
 
+    const van = settings.van === null ? null : await measureVan(settings.van, progress);
+    if (van) notes.push(...van.notes);
+
     const rows = targets.map((t) => ({
       name: t.name,
       requestsPerS: median(t.runs.map((r) => r.requestsPerS)),
@@ -138,7 +176,7 @@ async function main(): Promise<Summary> {
       notes.push("the load generator used >= 90% of a CPU in some runs: it, not the server, may be the limit there, which narrows ratios");
     }
     const edge = rows.find((r) => r.name === "edgefn hello");
-    return { rows, ratio: edge ? edge.requestsPerS / raw.requestsPerS : null, cold, memory, deployToLive, notes };
+    return { rows, ratio: edge ? edge.requestsPerS / raw.requestsPerS : null, cold, memory, deployToLive, van, notes };
   } finally {
     for (const stop of stops.reverse()) await stop();
   }
@@ -178,6 +216,7 @@ function report(s: Summary): void {
       `deploy-to-live (edgefn deploy start -> first call answering the new version), ${d.deploys} deploys: p50 ${fmt(d.p50Ms, 0)} ms, p99 ${fmt(d.p99Ms, 0)} ms (cli process until exit p50 ${fmt(d.cliP50Ms, 0)} ms)   (target p50 <= ${TARGETS.deployToLiveP50Ms} ms)  ${mark(d.p50Ms <= TARGETS.deployToLiveP50Ms)}`,
     );
   }
+  if (s.van) out.push(...reportVan(s.van, mark));
   for (const note of s.notes) out.push(`note: ${note}`);
   out.push("");
   process.stdout.write(`${out.join("\n")}\n`);
@@ -187,10 +226,44 @@ function report(s: Summary): void {
     cpus: availableParallelism(),
     loadavg: loadavg(),
     settings,
-    targets: TARGETS,
+    targets: { ...TARGETS, van: VAN_TARGETS },
     ...s,
+    van: s.van === null ? null : (({ notes: _notes, ...van }) => van)(s.van), // its notes are in `notes`
   };
   process.stdout.write(`${JSON.stringify(json)}\n`);
+}
+
+function reportVan(v: VanResult, mark: (met: boolean) => string): string[] {
+  const out = ["", "VAN: router processes on 127.0.0.1, 1 KB call + 1 KB reply (van.ts)"];
+  if (v.latency.length > 0) {
+    out.push(`hops   in flight      calls     p50 ms   p99 ms    calls/s   failures`);
+    for (const l of v.latency) {
+      out.push(`${String(l.hops).padEnd(6)} ${String(l.inflight).padStart(9)} ${String(l.calls).padStart(10)} ${fmt(l.p50Ms, 3).padStart(10)} ${fmt(l.p99Ms, 3).padStart(8)} ${fmt(l.callsPerS, 0).padStart(10)} ${String(l.failures).padStart(10)}`);
+    }
+  }
+  if (v.addedP50PerHopMs.length > 0) {
+    const worst = Math.max(...v.addedP50PerHopMs);
+    out.push(`added p50 per hop (sequential): ${v.addedP50PerHopMs.map((ms, i) => `hop ${i + 1} ${fmt(ms, 3)} ms`).join(", ")}   (target <= ${VAN_TARGETS.addedP50PerHopMs} ms each)  ${mark(worst <= VAN_TARGETS.addedP50PerHopMs)}`);
+  }
+  if (v.throughput) {
+    const t = v.throughput;
+    out.push(
+      `through one router, one caller process, ${t.inflight} in flight, ${t.durationS} s: ${fmt(t.callsPerS, 0)} calls/s = ${fmt(t.amqpMessagesPerS, 0)} AMQP msgs/s (call + reply), p50 ${fmt(t.p50Ms, 2)} ms, p99 ${fmt(t.p99Ms, 2)} ms; CPU router ${fmt(t.routerCpu * 100, 0)}%, consumer ${fmt(t.consumerCpu * 100, 0)}%, caller ${fmt(t.callerCpu * 100, 0)}%   (target >= ${fmt(VAN_TARGETS.messagesPerS, 0)} msgs/s)  ${mark(t.amqpMessagesPerS >= VAN_TARGETS.messagesPerS)}`,
+    );
+  }
+  for (const f of v.failover) {
+    const met = f.maxMs <= VAN_TARGETS.failoverMs && f.failed <= VAN_TARGETS.failedIdempotentCalls;
+    out.push(
+      `failover, SIGKILL the nearer ${f.kill === "consumer" ? "consumer's process" : "consumer's router"}, ${f.trials.length} trials: kill -> first success at the other max ${fmt(f.maxMs, 0)} ms (median ${fmt(f.medianMs, 0)} ms), ${f.failed} failed idempotent calls, ${f.resends} resends   (target <= ${VAN_TARGETS.failoverMs} ms, ${VAN_TARGETS.failedIdempotentCalls} failed)  ${mark(met)}`,
+    );
+  }
+  if (v.reachability) {
+    const r = v.reachability;
+    out.push(
+      `reachability, new consumer at C called from A (A - B - C), ${r.trials} trials: p50 ${fmt(r.p50Ms, 0)} ms, max ${fmt(r.maxMs, 0)} ms   (target <= ${VAN_TARGETS.reachableMs} ms)  ${mark(r.maxMs <= VAN_TARGETS.reachableMs)}`,
+    );
+  }
+  return out;
 }
 
 function fmt(n: number, digits: number): string {
