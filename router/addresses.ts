@@ -139,10 +139,13 @@ export class AddressTable {
   }
 
   /** The nearest healthy link for `address` (select.ts), taking turns among equals. */
-  pick(address: string, now: number): PickResult {
+  /** The nearest able consumer of `address`; those in `exclude` (they released this call) are not candidates. */
+  pick(address: string, now: number, exclude?: ReadonlySet<ConsumerLink>): PickResult {
     const links = this.#byAddress.get(address);
     if (links === undefined) return { consumer: null, served: 0, skipped: [] };
-    const candidates: LocalCandidate[] = [...links.values()].map((link) => ({ kind: "local", id: link.id, ...linkHealth(link) }));
+    const candidates: LocalCandidate[] = [...links.values()]
+      .filter((link) => exclude === undefined || !exclude.has(link))
+      .map((link) => ({ kind: "local", id: link.id, ...linkHealth(link) }));
     const turn = this.#turns.get(address) ?? 0;
     this.#turns.set(address, turn + 1);
     const { picked, skipped } = pickConsumer(candidates, { now, hungAfterMs: this.#hungAfterMs, turn });

@@ -65,6 +65,8 @@ export interface Forwarder {
 interface Forward {
   readonly original: Delivery;
   readonly link: ConsumerLink;
+  /** What to send again if the consumer releases it (a call, not a reply). */
+  readonly retry: { message: Message; address: string; trace: readonly string[]; tried: Set<ConsumerLink> } | undefined;
 }
 
 export function createForwarder(opts: ForwarderOptions): Forwarder {
@@ -126,7 +128,7 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
    * Where a delivery to `address` goes: a local consumer able to take it, else the next hop of
    * the nearest router able to (calls), or the next hop toward the router that owns a reply address.
    */
-  const route = (address: string, trace: readonly string[], at: number): PickResult => {
+  const route = (address: string, trace: readonly string[], at: number, exclude?: ReadonlySet<ConsumerLink>): PickResult => {
     const none: PickResult = { consumer: null, served: 0, skipped: [] };
     const far = trace.length >= MAX_HOPS || trace.includes(id); // a loop, or too long a way: give up
     if (address.startsWith(REPLY_ADDRESS_PREFIX)) {
@@ -136,9 +138,9 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
       return link === undefined ? none : { consumer: link, served: 1, skipped: [] };
     }
     if (parseFunctionAddress(address) === null) return none;
-    const local = table.pick(address, at);
+    const local = table.pick(address, at, exclude);
     if (local.consumer !== null || far) return local;
-    const link = peers.pickRemote(address, trace, at, turns++);
+    const link = peers.pickRemote(address, trace, at, turns++, exclude);
     return link === null ? local : { ...local, consumer: link, served: local.served + 1 };
   };
 
@@ -239,8 +241,19 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
       return;
     }
 
-    const trace = traceOf(message);
-    const { consumer, served, skipped } = route(address, trace, at);
+    const reply = address.startsWith(REPLY_ADDRESS_PREFIX);
+    const job = { message: reply ? message : withOrigin(message, ctx.connection), address, trace: traceOf(message), tried: new Set<ConsumerLink>() };
+    dispatch(delivery, job, !reply, at, conn);
+  });
+
+  /**
+   * Sends a delivery on to the nearest able consumer not tried yet (a call released by one goes
+   * to the next: a site with no free slot releases, and the next site able to take it gets it).
+   * Nobody left: RELEASED upstream, never handed to anyone.
+   */
+  const dispatch = (delivery: Delivery, job: NonNullable<Forward["retry"]>, retriable: boolean, at: number, conn: string): void => {
+    const { address, trace, tried } = job;
+    const { consumer, served, skipped } = route(address, trace, at, tried);
     for (const skip of skipped) {
       if (skip.reason !== "hung" || skip.consumer.hung) continue;
       skip.consumer.hung = true;
@@ -248,22 +261,22 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
     }
     if (consumer === null) {
       // Never handed to anyone: safe to resend (DESIGN.md "Failures").
-      log.select.debug({ conn, address, served, skipped: skipped.map((s) => ({ link: s.consumer.id, reason: s.reason })) }, served === 0 ? "no consumer for address: released" : "no consumer able to take it: released");
+      log.select.debug({ conn, address, served, tried: tried.size, skipped: skipped.map((s) => ({ link: s.consumer.id, reason: s.reason })) }, served === 0 ? "no consumer for address: released" : "no consumer able to take it: released");
       settleUpstream(delivery, (d) => d.release());
       return;
     }
     // A consumer needs `to` to know which function is called when the caller's link had a target.
-    const stamped = address.startsWith(REPLY_ADDRESS_PREFIX) ? message : withOrigin(message, ctx.connection);
-    const addressed = stamped.to === undefined || stamped.to === null ? { ...stamped, to: address } : stamped;
+    const message = job.message;
+    const addressed = message.to === undefined || message.to === null ? { ...message, to: address } : message;
     const peer = consumer.address.startsWith(PEER_ADDRESS_PREFIX) ? consumer.address.slice(PEER_ADDRESS_PREFIX.length) : null;
     const outgoing = consumer.sender.send(
       peer === null ? addressed : { ...addressed, message_annotations: { ...addressed.message_annotations, [TRACE_ANNOTATION]: [...trace, id] } },
     );
     table.recordSent(consumer, outgoing, at);
-    forwards.set(outgoing, { original: delivery, link: consumer });
+    forwards.set(outgoing, { original: delivery, link: consumer, retry: retriable ? job : undefined });
     forwarded.set(peer ?? "local", (forwarded.get(peer ?? "local") ?? 0) + 1);
     log.forward.debug({ conn, address, link: consumer.id, via: peer, messageId: message.message_id }, "forwarded");
-  });
+  };
 
   const onOutcome = (settle: (original: Delivery, outgoing: Delivery) => void) => (ctx: EventContext) => {
     const outgoing = ctx.delivery!;
@@ -274,7 +287,21 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
     settleUpstream(forward.original, (original) => settle(original, outgoing));
   };
   container.on("accepted", onOutcome((original) => original.accept()));
-  container.on("released", onOutcome((original) => original.release()));
+  container.on("released", (ctx: EventContext) => {
+    const outgoing = ctx.delivery!;
+    const forward = forwards.get(outgoing);
+    if (forward === undefined) return;
+    forwards.delete(outgoing);
+    const at = now();
+    table.recordSettled(forward.link, outgoing, at);
+    const { retry, original } = forward;
+    if (retry === undefined || original.remote_settled || !original.link.is_open()) {
+      settleUpstream(original, (d) => d.release());
+      return;
+    }
+    retry.tried.add(forward.link); // it never ran there: try the next one able to take it
+    dispatch(original, retry, true, at, connId(original.link.connection));
+  });
   container.on("modified", onOutcome((original) => lost(original)));
   container.on("rejected", onOutcome((original, outgoing) => original.reject(rejectError(outgoing))));
   // Settled with no outcome: we cannot tell whether it ran, so as if lost.

@@ -366,13 +366,13 @@ export function createPeers(opts: PeersOptions) {
      * The next hop of the nearest remote router with consumers for `address` whose link can
      * take a delivery now; routers the delivery went through are never a next hop (no loops).
      */
-    pickRemote(address: string, trace: readonly string[], now: number, turn: number): ConsumerLink | null {
+    pickRemote(address: string, trace: readonly string[], now: number, turn: number, exclude?: ReadonlySet<ConsumerLink>): ConsumerLink | null {
       const links = new Map<string, ConsumerLink>();
       const candidates: RemoteCandidate[] = [];
       for (const at of topology.whereIs(address)) {
         if (at.nextHop === null || trace.includes(at.nextHop)) continue;
         const link = peers.get(at.nextHop)?.link;
-        if (link === undefined) continue;
+        if (link === undefined || exclude?.has(link) === true) continue;
         links.set(at.nextHop, link);
         candidates.push({ kind: "remote", router: at.router, cost: at.cost, nextHop: at.nextHop, ...linkHealth(link) });
       }

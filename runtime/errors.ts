@@ -28,6 +28,7 @@ export type RuntimeErrorCode =
   | "ERR_SITE_NAME_TAKEN" // user: a site of that name is in the network already
   | "ERR_OTHER_NETWORK" // user: linking a site that is in another network already
   | "ERR_LINK_SELF" // user: a token of this very site
+  | "ERR_LINK_EXISTS" // user: the peer links to this site already (one link per pair)
   | "ERR_LINK_NOT_FOUND" // user: removing a link that does not exist
   | "ERR_CLAIM_FAILED" // user/system: the issuing site could not be reached or refused the claim
   | "ERR_PLACEMENT" // user: a trusted-only function deployed to an untrusted site

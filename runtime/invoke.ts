@@ -15,12 +15,22 @@ export interface InvokeDeps {
   site: string;
   region: string;
   logger: Logger;
+  /** A request of `fn` finished (a slot is free again): the VAN offers it as credit. */
+  onFinish?: ((fn: DeployedFunction) => void) | undefined;
 }
 
 export interface InvokeResult {
   head: ResponseWire;
   /** The whole body, a stream of it, or none. */
   body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array<ArrayBuffer>> | null;
+}
+
+export function concurrencyLimit(name: string, concurrency: number): RuntimeError {
+  return new RuntimeError("ERR_CONCURRENCY_LIMIT", `function "${name}" already has ${concurrency} requests in flight`, {
+    status: 503,
+    headers: { "retry-after": "1" },
+    hint: "retry after a moment, or raise spec.limits.concurrency in edgefn.yaml",
+  });
 }
 
 export async function invoke(
@@ -30,19 +40,14 @@ export async function invoke(
   requestId: string,
 ): Promise<InvokeResult> {
   const { limits } = fn.manifest.spec;
-  if (fn.inflight >= limits.concurrency) {
-    throw new RuntimeError("ERR_CONCURRENCY_LIMIT", `function "${fn.name}" already has ${limits.concurrency} requests in flight`, {
-      status: 503,
-      headers: { "retry-after": "1" },
-      hint: "retry after a moment, or raise spec.limits.concurrency in edgefn.yaml",
-    });
-  }
+  if (fn.inflight >= limits.concurrency) throw concurrencyLimit(fn.name, limits.concurrency);
   fn.inflight++;
   let finished = false;
   const finish = () => {
     if (finished) return;
     finished = true;
     fn.inflight--;
+    deps.onFinish?.(fn);
   };
   const deadline = Date.now() + limits.timeoutMs;
   let sandbox: Sandbox | undefined;

@@ -228,6 +228,12 @@ export class Network {
       if (Date.parse(token.expiresAt) <= Date.now()) {
         throw new RuntimeError("ERR_TOKEN_EXPIRED", `this token expired at ${token.expiresAt}`, { status: 400, hint: `ask for a new one: \`edgefn token create\` on ${token.issuer}` });
       }
+      if (this.links().some((l) => l.peer === token.issuer && l.address === null)) {
+        throw new RuntimeError("ERR_LINK_EXISTS", `${token.issuer} has a link to ${this.site} already (it dialled this site): one link per pair of sites`, {
+          status: 409,
+          hint: `to change its cost, remove it at ${token.issuer} (\`edgefn link rm ${this.site}\`) and link again from either end`,
+        });
+      }
       const joining = token.network !== this.id;
       if (joining && (this.#state.links.length > 0 || this.#state.issued.length > 1)) {
         throw new RuntimeError("ERR_OTHER_NETWORK", `site ${this.site} is in network ${this.id} already (it has links or linked sites), and this token is for network ${token.network}`, {

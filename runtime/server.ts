@@ -7,9 +7,12 @@ import { concatBytes } from "./bytes.ts";
 import { RuntimeError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { accessDenied, type FunctionTable } from "./functions.ts";
-import { invoke, type InvokeDeps } from "./invoke.ts";
+import { concurrencyLimit, invoke, type InvokeDeps } from "./invoke.ts";
 import type { HeaderList, RequestWire, ResponseWire } from "./isolate/wire.ts";
-import { CALLER_HEADER, VAN_DEADLINE_MS, VAN_MAX_REQUEST_BYTES, type Van } from "./van.ts";
+import { CALLER_HEADER, VAN_DEADLINE_MS, VAN_MAX_REQUEST_BYTES, type CallOptions, type Van } from "./van.ts";
+
+/** A call spilled over the VAN (full here) that no other site takes within this is a 503 here. */
+const SPILL_WAIT_MS = 300;
 
 export interface IngressDeps extends InvokeDeps {
   functions: FunctionTable;
@@ -91,6 +94,11 @@ async function runFunction(
   }
   const denied = accessDenied(fn, undefined);
   if (denied !== undefined) throw denied;
+  const { concurrency } = fn.manifest.spec.limits;
+  if (fn.inflight >= concurrency && deps.van !== undefined) {
+    // Full here: another site with room takes it; none within a moment, the usual 503.
+    return runRemote(deps.van, request, name, requestId, { afterMs: SPILL_WAIT_MS, error: concurrencyLimit(fn.name, concurrency) });
+  }
   const body = await readBody(request, fn.manifest.spec.limits.requestBytes, name);
   const wire: RequestWire = {
     method: request.method,
@@ -102,8 +110,8 @@ async function runFunction(
   return { response: toResponse(request, head, responseBody) };
 }
 
-/** A function deployed elsewhere: one call over the VAN, answered by the nearest able site. */
-async function runRemote(van: Van, request: Request, name: string, requestId: string): Promise<{ response: Response; remoteSite: string | undefined }> {
+/** A function deployed elsewhere (or full here): one call over the VAN, answered by the nearest able site. */
+async function runRemote(van: Van, request: Request, name: string, requestId: string, noRoute?: CallOptions["noRoute"]): Promise<{ response: Response; remoteSite: string | undefined }> {
   const body = await readBody(request, VAN_MAX_REQUEST_BYTES, name);
   const wire: RequestWire = {
     method: request.method,
@@ -112,7 +120,7 @@ async function runRemote(van: Van, request: Request, name: string, requestId: st
     headers: headerList(request.headers).filter(([key]) => key !== CALLER_HEADER),
     body,
   };
-  const head = await van.call(name, wire, requestId, Date.now() + VAN_DEADLINE_MS);
+  const head = await van.call(name, wire, requestId, Date.now() + VAN_DEADLINE_MS, noRoute === undefined ? {} : { noRoute });
   const site = head.headers.find(([key]) => key === "x-edgefn-site")?.[1];
   return { response: toResponse(request, head, head.body), remoteSite: site };
 }

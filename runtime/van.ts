@@ -2,8 +2,11 @@
  * The isolate host on the VAN (DESIGN.md "The VAN"): one AMQP 1.0 connection to the site's router
  * (EDGEFN_VAN), redialled with backoff.
  *
- * Serving: a receiver on `fn/<name>` for each function deployed here, credit = its
- * `limits.concurrency`, autoaccept off; detached when the function is removed. A call runs through
+ * Serving: a receiver on `fn/<name>` for each function deployed here, autoaccept off, detached
+ * when the function is removed. Its credit is the function's free slots (`limits.concurrency`
+ * minus requests in flight, from the ingress too), topped up as requests finish: a saturated
+ * function has no credit, so the router sends its calls to the next site able to take them. A
+ * call that arrives with no slot free (credit cannot be taken back) is RELEASED. A call runs through
  * `invoke()` as the ingress runs it (same limits; a streaming body is read whole for now), the
  * reply goes to `reply_to` on an anonymous sender, then the delivery is accepted. A RuntimeError
  * becomes the JSON error response the ingress gives.
@@ -55,10 +58,19 @@ export interface VanDeps extends InvokeDeps {
 export interface Van {
   /** Attaches receivers for functions deployed here, detaches those removed. Call after changes. */
   sync(): void;
+  /** A request of `name` finished here: its slot is offered as credit again. */
+  freed(name: string): void;
   /** Calls `fn/<name>` over the VAN; rejects with a RuntimeError (502 / 504). */
-  call(name: string, request: RequestWire, requestId: string, deadline: number, opts?: { caller?: string }): Promise<ResponseWire>;
+  call(name: string, request: RequestWire, requestId: string, deadline: number, opts?: CallOptions): Promise<ResponseWire>;
   /** Stops taking calls, lets those in flight finish (bounded), detaches, closes. */
   close(): Promise<void>;
+}
+
+export interface CallOptions {
+  /** The calling function (service bindings). */
+  caller?: string;
+  /** Nothing but RELEASED this long: reject with `error` (default: 3 s, ERR_NO_HEALTHY_SITE). */
+  noRoute?: { afterMs: number; error: RuntimeError };
 }
 
 type Attempt = { kind: "reply"; reply: IncomingReply } | { kind: "outcome"; outcome: DeliveryOutcome } | { kind: "timeout" };
@@ -157,10 +169,21 @@ export function startVan(deps: VanDeps): Van {
     }
     for (const [name, concurrency] of wanted) {
       if (current.consumers.has(name)) continue;
-      const receiver = current.connection.open_receiver({ source: { address: functionAddress(name) }, autoaccept: false, credit_window: concurrency });
+      const receiver = current.connection.open_receiver({ source: { address: functionAddress(name) }, autoaccept: false, credit_window: 0 });
       receiver.on("message", (ctx: EventContext) => void serve(current, ctx.message!, ctx.delivery!));
       current.consumers.set(name, { receiver, concurrency });
+      topUp(current, name);
     }
+  }
+
+  /** Credit for `name` up to its free slots (never taken back: an extra call is released). */
+  function topUp(current: Link, name: string): void {
+    const consumer = current.consumers.get(name);
+    const fn = deps.functions.get(name);
+    if (consumer === undefined || fn === undefined || closing) return;
+    const free = consumer.concurrency - fn.inflight;
+    const credit = (consumer.receiver as Receiver & { credit: number }).credit; // rhea keeps it; its typings omit it
+    if (free > credit) consumer.receiver.add_credit(free - credit);
   }
 
   async function serve(current: Link, message: Message, delivery: Delivery): Promise<void> {
@@ -176,8 +199,8 @@ export function startVan(deps: VanDeps): Van {
       return;
     }
     const fn = deps.functions.get(call.name);
-    if (fn === undefined || (call.deadline !== undefined && call.deadline <= Date.now())) {
-      delivery.release(); // removed here meanwhile, or already worthless
+    if (fn === undefined || (call.deadline !== undefined && call.deadline <= Date.now()) || fn.inflight >= fn.manifest.spec.limits.concurrency) {
+      delivery.release(); // removed here meanwhile, already worthless, or no slot free: never ran
       return;
     }
     serving++;
@@ -300,7 +323,7 @@ export function startVan(deps: VanDeps): Van {
     });
   }
 
-  async function call(name: string, wire: RequestWire, requestId: string, deadline: number, opts: { caller?: string } = {}): Promise<ResponseWire> {
+  async function call(name: string, wire: RequestWire, requestId: string, deadline: number, opts: CallOptions = {}): Promise<ResponseWire> {
     const url = new URL(wire.url);
     const headers = wire.headers.filter(([n]) => n !== CALLER_HEADER && n !== "x-request-id" && n !== "host");
     headers.push(["host", url.host], ["x-request-id", requestId]);
@@ -333,7 +356,9 @@ export function startVan(deps: VanDeps): Van {
       }
       const now = Date.now();
       if (now >= deadline) throw timedOut(name, deadline);
-      if (outcome === DELIVERY_OUTCOMES.RELEASED && now - releasedSince >= NO_ROUTE_MS) throw noRoute(name);
+      if (outcome === DELIVERY_OUTCOMES.RELEASED && now - releasedSince >= (opts.noRoute === undefined ? NO_ROUTE_MS : opts.noRoute.afterMs)) {
+        throw opts.noRoute?.error ?? noRoute(name);
+      }
       const wait = Math.min(delay, deadline - now, Math.max(0, releasedSince + NO_ROUTE_MS - now));
       await new Promise((resolve) => setTimeout(resolve, wait));
       delay = Math.min(RETRY_MAX_MS, delay * 2);
@@ -345,6 +370,9 @@ export function startVan(deps: VanDeps): Van {
   return {
     sync() {
       if (link !== undefined) syncLink(link);
+    },
+    freed(name) {
+      if (link?.open === true) topUp(link, name);
     },
     call,
     async close() {

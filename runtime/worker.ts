@@ -9,7 +9,7 @@ import { createAdaptorServer } from "@hono/node-server";
 import { parseRuntimeConfig } from "./config.ts";
 import { RuntimeError } from "./errors.ts";
 import { accessDenied, FunctionTable } from "./functions.ts";
-import { invoke } from "./invoke.ts";
+import { invoke, type InvokeDeps } from "./invoke.ts";
 import { createLogger } from "./log.ts";
 import { createIngressApp } from "./server.ts";
 import { createEgressFetch } from "./isolate/egress.ts";
@@ -32,7 +32,14 @@ const pool = new IsolatePool({
   loadTimeoutMs: 5_000,
 });
 
-const invokeDeps = { pool, site: config.EDGEFN_SITE_NAME, region: config.EDGEFN_REGION, logger };
+const invokeDeps: InvokeDeps = {
+  pool,
+  site: config.EDGEFN_SITE_NAME,
+  region: config.EDGEFN_REGION,
+  logger,
+  // Every finished request frees a slot the VAN may offer again (set once the VAN exists).
+  onFinish: (fn) => van?.freed(fn.name),
+};
 
 const functions: FunctionTable = new FunctionTable({
   pool,

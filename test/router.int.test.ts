@@ -159,6 +159,20 @@ describe("router: one router, local consumers", () => {
     if (outcome === "rejected") expect(result.error).toMatchObject({ condition: "amqp:decode-error" });
   });
 
+  it("gives a call one consumer released to the next able one; RELEASED to the caller only when all did", async () => {
+    const r = await router();
+    const full = await consumer(r, "full", { act: () => "release" });
+    const open = await consumer(r, "open");
+    const c = await caller(r);
+
+    const results = await Promise.all(Array.from({ length: 6 }, () => c.call("hello")));
+    expect(results.map(answeredBy)).toEqual(Array(6).fill("open"));
+    expect(full.received.length).toBeGreaterThan(0); // it was tried, and released each time
+
+    await open.detach();
+    expect((await c.call("hello")).outcome).toBe("released");
+  });
+
   it("withdraws a detached consumer's address: the next call is RELEASED", async () => {
     const r = await router();
     const hello = await consumer(r, "a");

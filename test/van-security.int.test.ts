@@ -90,6 +90,14 @@ describe("link tokens", () => {
     expect((await latecomer.status()).network?.links).toEqual([]);
   });
 
+  it("refuses a second link between the same two sites, made from the other end", async () => {
+    const token = await issueToken(joiner);
+    const res = await issuer.api("POST", "/v1/links", { token, cost: 1 });
+    expect(res.status).toBe(409);
+    expect(errorOf(res.json).code).toBe("ERR_LINK_EXISTS");
+    expect((await issuer.status()).network?.links.filter((l) => l.peer === joiner.name)).toHaveLength(1);
+  });
+
   it("lets only the CA's site admit a new site: a token of a member that joined cannot", async () => {
     expect((await joiner.status()).network?.holdsCa).toBe(false);
 

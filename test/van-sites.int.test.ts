@@ -170,11 +170,35 @@ describe("a function at two sites: near (a, cost 1 from caller) and far (b, cost
     await linkSites(near, caller, 1);
     await linkSites(far, caller, 3);
     await Promise.all([near.deploy(await whereAmI("work", 10)), far.deploy(await whereAmI("work", 10))]);
+    const narrow = await inlineFunction(
+      "narrow",
+      `export default { async fetch(req: Request, env: unknown, ctx: { site: string }) {
+         await new Promise((r) => setTimeout(r, 300));
+         return new Response(ctx.site);
+       } };`,
+      { limits: { concurrency: 2 } },
+    );
+    await Promise.all([near.deploy(narrow), far.deploy(narrow)]);
     await waitServed(caller, "work", "near");
     await waitServed(caller, "work", "far");
+    await waitServed(caller, "narrow", "far");
   });
   afterAll(async () => {
     await Promise.all([caller?.stop(), near?.stop(), far?.stop()]);
+  });
+
+  it("a saturated site offers no credit: calls beyond near's 2 slots go to far, none fails", async () => {
+    const sites = await Promise.all(Array.from({ length: 6 }, () => servedBy(caller, "narrow")));
+    expect(sites.filter((s) => s.startsWith("HTTP "))).toEqual([]);
+    expect(sites.filter((s) => s === "near").length).toBeGreaterThanOrEqual(2);
+    expect(sites.filter((s) => s === "far").length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("a site full of a function at its own ingress spills the rest to another site, not a 503", async () => {
+    const sites = await Promise.all(Array.from({ length: 4 }, () => servedBy(near, "narrow")));
+    expect(sites.filter((s) => s.startsWith("HTTP "))).toEqual([]);
+    expect(sites.filter((s) => s === "near").length).toBeGreaterThanOrEqual(2);
+    expect(sites.filter((s) => s === "far").length).toBeGreaterThanOrEqual(1);
   });
 
   it("SIGKILL of the serving runtime under steady load: zero failed idempotent calls, back to near after its restart", async () => {
