@@ -152,14 +152,20 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
 
   const lost = (d: Delivery) => d.modified({ delivery_failed: true });
 
-  const withdraw = (link: ConsumerLink, why: string): void => {
+  /**
+   * A consumer is gone. `cleanly`: it detached without an error, which by this router's contract
+   * means it settled every delivery it ran, so what it left unsettled never ran: those go to the
+   * next able consumer (or back RELEASED). Otherwise they may have run: MODIFIED.
+   */
+  const withdraw = (link: ConsumerLink, why: string, cleanly = false): void => {
     const unsettled = table.withdraw(link);
     advertise(link.address);
     for (const outgoing of unsettled) {
       const forward = forwards.get(outgoing);
       if (forward === undefined) continue;
       forwards.delete(outgoing);
-      settleUpstream(forward.original, lost);
+      if (!cleanly) settleUpstream(forward.original, lost);
+      else retryElsewhere(forward);
     }
     log.link.info({ conn: link.conn, link: link.id, address: link.address, lost: unsettled.length, served: table.has(link.address) }, `consumer withdrawn: ${why}`);
   };
@@ -278,6 +284,17 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
     log.forward.debug({ conn, address, link: consumer.id, via: peer, messageId: message.message_id }, "forwarded");
   };
 
+  /** The delivery never ran where it went: the next consumer able to take it gets it, else RELEASED. */
+  const retryElsewhere = (forward: Forward): void => {
+    const { retry, original } = forward;
+    if (retry === undefined || original.remote_settled || !original.link.is_open()) {
+      settleUpstream(original, (d) => d.release());
+      return;
+    }
+    retry.tried.add(forward.link);
+    dispatch(original, retry, true, now(), connId(original.link.connection));
+  };
+
   const onOutcome = (settle: (original: Delivery, outgoing: Delivery) => void) => (ctx: EventContext) => {
     const outgoing = ctx.delivery!;
     const forward = forwards.get(outgoing);
@@ -292,15 +309,8 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
     const forward = forwards.get(outgoing);
     if (forward === undefined) return;
     forwards.delete(outgoing);
-    const at = now();
-    table.recordSettled(forward.link, outgoing, at);
-    const { retry, original } = forward;
-    if (retry === undefined || original.remote_settled || !original.link.is_open()) {
-      settleUpstream(original, (d) => d.release());
-      return;
-    }
-    retry.tried.add(forward.link); // it never ran there: try the next one able to take it
-    dispatch(original, retry, true, at, connId(original.link.connection));
+    table.recordSettled(forward.link, outgoing, now());
+    retryElsewhere(forward);
   });
   container.on("modified", onOutcome((original) => lost(original)));
   container.on("rejected", onOutcome((original, outgoing) => original.reject(rejectError(outgoing))));
@@ -311,7 +321,8 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
 
   container.on("sender_close", (ctx: EventContext) => {
     const link = table.find(ctx.sender!);
-    if (link !== undefined) withdraw(link, "receiver detached");
+    const cleanly = ctx.sender!.error === undefined;
+    if (link !== undefined) withdraw(link, cleanly ? "receiver detached" : "receiver detached with an error", cleanly);
   });
   container.on("receiver_close", (ctx: EventContext) => {
     log.link.debug({ conn: connId(ctx.connection), target: receiverTarget(ctx.receiver!) ?? null }, "sender detached");

@@ -380,14 +380,17 @@ export function startVan(deps: VanDeps): Van {
       clearTimeout(reconnectTimer);
       const current = link;
       if (current === undefined) return;
-      // Drain: new calls are released to other sites, those running finish, then detach.
+      // Drain: new calls are released to other sites, those running finish, then detach. A clean
+      // detach tells our router that nothing unsettled ran (it gives those to the next site); with
+      // calls still running after DRAIN_MS, detach with an error: they may have run (MODIFIED).
       if (serving > 0) {
         await bounded(new Promise<void>((resolve) => idle.push(resolve)), DRAIN_MS);
       }
+      const error = serving > 0 ? { condition: "amqp:internal-error", description: `stopped with ${serving} calls still running` } : undefined;
       const detached = [...current.consumers.values()].map(({ receiver }) =>
         new Promise<void>((resolve) => {
           receiver.once("receiver_close", () => resolve());
-          receiver.close();
+          receiver.close(error);
         }),
       );
       await bounded(Promise.all(detached), 500);

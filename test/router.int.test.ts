@@ -128,6 +128,21 @@ describe("router: one router, local consumers", () => {
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 
+  it("gives the calls a consumer left unsettled when it detached cleanly (a drain) to the next consumer: they never ran", async () => {
+    const r = await router();
+    const draining = await consumer(r, "draining", { act: () => "hold" });
+    const c = await caller(r);
+    const pending = c.call("hello");
+    await until(() => draining.held.length === 1, 2_000, "consumer got the call");
+    await consumer(r, "next");
+
+    await draining.detach();
+
+    const result = await pending;
+    expect(result.outcome).toBe("accepted");
+    expect(answeredBy(result)).toBe("next");
+  });
+
   it.each([
     ["closes its connection", (x: TestConsumer) => x.close()],
     ["crashes (socket dropped)", (x: TestConsumer) => x.crash()],

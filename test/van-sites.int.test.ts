@@ -252,6 +252,25 @@ describe("a function at two sites: near (a, cost 1 from caller) and far (b, cost
     }
     await eventually(async () => (await servedBy(caller, "work")) === "near", 10_000, "near serves after SIGCONT");
   });
+  it("a site stopped gracefully (SIGTERM) under load drains: not even a POST fails, and far takes over", async () => {
+    await eventually(async () => (await servedBy(caller, "work")) === "near", 10_000, "near serves");
+    const failures: string[] = [];
+    const served: string[] = [];
+    const start = Date.now();
+    let stopped: Promise<void> | undefined;
+    for (let i = 0; i < 300 && Date.now() - start < 4_000; i++) {
+      if (stopped === undefined && Date.now() - start > 500) stopped = near.stop(10_000);
+      // Not idempotent: a POST is never resent once it may have run, so none may be lost.
+      const res = await fetch(`${caller.url}/work/`, { method: "POST", body: "x", signal: AbortSignal.timeout(10_000) });
+      const body = await res.text();
+      if (res.status !== 200) failures.push(`${res.status} ${body}`);
+      else served.push(res.headers.get("x-edgefn-site") ?? "?");
+    }
+    await stopped;
+    expect(failures).toEqual([]);
+    expect(served.at(-1)).toBe("far");
+    expect(served.filter((s) => s === "far").length).toBeGreaterThan(10);
+  });
 });
 
 describe("a link cut and restored (a TCP proxy in the middle of the link)", () => {
