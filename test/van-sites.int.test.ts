@@ -160,6 +160,42 @@ describe("triangle: a -(1)- b -(1)- c, and a -(5)- c", () => {
   });
 });
 
+describe("four sites in a line: w -(1)- x -(1)- y -(1)- z", () => {
+  let sites: SiteHandle[] = [];
+
+  beforeAll(async () => {
+    sites = await Promise.all(["w", "x", "y", "z"].map((name) => startSite(name)));
+    const [w, x, y, z] = sites as [SiteHandle, SiteHandle, SiteHandle, SiteHandle];
+    await linkSites(x, w, 1); // w founded the network: it admits x, y and z
+    await linkSites(y, w, 1);
+    await linkSites(z, w, 1);
+    // Now rewire into a line with members' own tokens: y -> x, z -> y, and drop the star.
+    await linkSites(y, x, 1);
+    await linkSites(z, y, 1);
+    for (const [site, peer] of [[y, "w"], [z, "w"]] as const) {
+      const { status } = await site.api("DELETE", `/v1/links/${peer}`);
+      expect(status).toBe(200);
+    }
+  });
+  afterAll(async () => {
+    await Promise.all(sites.map((s) => s.stop()));
+  });
+
+  it("serves a function at z from w, three hops away, and the status shows the path cost", async () => {
+    const [w, , , z] = sites as [SiteHandle, SiteHandle, SiteHandle, SiteHandle];
+    await z.deploy(await whereAmI("end"));
+    await waitServed(w, "end", "z");
+    expect(await servedBy(w, "end")).toBe("z");
+    const status = await w.status();
+    expect(status.network?.sites.map((s) => [s.site, s.cost, s.via])).toEqual([
+      ["w", 0, null],
+      ["x", 1, "x"],
+      ["y", 2, "x"],
+      ["z", 3, "x"],
+    ]);
+  });
+});
+
 describe("a function at two sites: near (a, cost 1 from caller) and far (b, cost 3)", () => {
   let caller: SiteHandle;
   let near: SiteHandle;
