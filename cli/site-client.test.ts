@@ -128,7 +128,7 @@ describe("site client: the VAN routes (runtime/network-api.ts)", () => {
     });
     expect(await client.createToken({ claimUrl: "http://127.0.0.1:9080/v1/claims" })).toEqual(TOKEN);
     expect(seen).toEqual([
-      'POST /v1/tokens application/json {"expiresInS":900,"trust":"trusted","grants":[],"claimUrl":"http://127.0.0.1:9080/v1/claims"}',
+      'POST /v1/tokens application/json {"expiresInS":900,"uses":1,"trust":"trusted","grants":[],"claimUrl":"http://127.0.0.1:9080/v1/claims"}',
     ]);
   });
 

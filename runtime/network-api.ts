@@ -33,6 +33,8 @@ export const TokenRequestSchema = z
   .object({
     /** Seconds until the token expires. */
     expiresInS: z.number().int().min(1).max(TOKEN_MAX_TTL_S).default(TOKEN_DEFAULT_TTL_S),
+    /** How many links it may make (one site each); one-time by default. */
+    uses: z.number().int().min(1).max(100).default(1),
     /** The most trust the redeeming site gets: `untrusted` makes it untrusted whatever it claims. */
     trust: TrustSchema.default("trusted"),
     /** Functions an untrusted site may serve (attach receivers for). Ignored for trusted sites. */

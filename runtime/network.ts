@@ -36,8 +36,10 @@ const StoredTokenSchema = z.object({
   expiresAt: z.iso.datetime(),
   trust: TrustSchema,
   grants: z.array(z.string()),
-  usedAt: z.iso.datetime().optional(),
-  usedBy: z.string().optional(),
+  /** Links it may make; each redemption spends one. */
+  uses: z.number().int().positive().default(1),
+  /** The sites that redeemed it, and when. */
+  used: z.array(z.object({ site: z.string(), at: z.iso.datetime() })).default([]),
 });
 const NetworkStateSchema = z.object({
   network: z.string(),
@@ -141,14 +143,14 @@ export class Network {
    * A one-time token another site redeems to link to this one (`edgefn token create`). Any site
    * issues them for links between members; only the CA's site can let a new site join with one.
    */
-  issueToken(opts: { expiresInS: number; trust: Trust; grants: string[]; claimUrl: string; vanAddress: string }): Promise<LinkToken> {
+  issueToken(opts: { expiresInS: number; uses: number; trust: Trust; grants: string[]; claimUrl: string; vanAddress: string }): Promise<LinkToken> {
     return this.#serially(async () => {
       const secret = randomBytes(32).toString("base64url");
       const expiresAt = new Date(Date.now() + opts.expiresInS * 1000).toISOString();
       const grants = opts.grants.map((name) => `fn/${name}`);
-      this.#state = { ...this.#state, tokens: [...this.#live(this.#state.tokens), { hash: hashOf(secret), expiresAt, trust: opts.trust, grants }] };
+      this.#state = { ...this.#state, tokens: [...this.#live(this.#state.tokens), { hash: hashOf(secret), expiresAt, uses: opts.uses, used: [], trust: opts.trust, grants }] };
       await this.#save();
-      this.#log.info({ expiresAt, trust: opts.trust, grants }, "link token issued");
+      this.#log.info({ expiresAt, uses: opts.uses, trust: opts.trust, grants }, "link token issued");
       return {
         kind: "edgefn-link-token",
         version: 1,
@@ -175,8 +177,10 @@ export class Network {
       const token = this.#state.tokens.find((t) => timingSafeEqual(Buffer.from(t.hash, "hex"), Buffer.from(hash, "hex")));
       const fresh = "ask for a new one: `edgefn token create` on the issuing site";
       if (token === undefined) throw new RuntimeError("ERR_TOKEN_INVALID", `site ${this.site} never issued this token (or has forgotten it)`, { status: 401, hint: fresh });
-      if (token.usedAt !== undefined) {
-        throw new RuntimeError("ERR_TOKEN_USED", `this token was redeemed already, by ${token.usedBy ?? "another site"} at ${token.usedAt}: tokens are one-time`, { status: 401, hint: fresh });
+      if (token.used.length >= token.uses) {
+        const by = token.used.map((u) => `${u.site} at ${u.at}`).join(", ");
+        const what = token.uses === 1 ? "tokens are one-time" : `it was good for ${token.uses} links`;
+        throw new RuntimeError("ERR_TOKEN_USED", `this token was redeemed already, by ${by}: ${what}`, { status: 401, hint: fresh });
       }
       if (Date.parse(token.expiresAt) <= Date.now()) throw new RuntimeError("ERR_TOKEN_EXPIRED", `this token expired at ${token.expiresAt}`, { status: 401, hint: fresh });
       if (site === this.site) throw new RuntimeError("ERR_LINK_SELF", `a site cannot link to itself (${site})`, { status: 400 });
@@ -207,7 +211,7 @@ export class Network {
       const now = new Date().toISOString();
       this.#state = {
         ...this.#state,
-        tokens: this.#state.tokens.map((t) => (t === token ? { ...t, usedAt: now, usedBy: site } : t)),
+        tokens: this.#state.tokens.map((t) => (t === token ? { ...t, used: [...t.used, { site, at: now }] } : t)),
         issued: cert === undefined ? this.#state.issued : [...this.#state.issued, { site, trust, at: now }],
       };
       await this.#save(); // spent on disk before the certificate leaves
@@ -314,7 +318,7 @@ export class Network {
   /** Tokens still worth keeping: unexpired, or spent within the last day (to say "used by"). */
   #live(tokens: NetworkState["tokens"]): NetworkState["tokens"] {
     const now = Date.now();
-    return tokens.filter((t) => Date.parse(t.expiresAt) > now || (t.usedAt !== undefined && Date.parse(t.usedAt) > now - 86_400_000));
+    return tokens.filter((t) => Date.parse(t.expiresAt) > now || t.used.some((u) => Date.parse(u.at) > now - 86_400_000));
   }
 
   #serially<T>(run: () => Promise<T>): Promise<T> {

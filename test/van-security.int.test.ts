@@ -67,6 +67,16 @@ describe("link tokens", () => {
     expect((await issuer.status()).network?.links.map((l) => l.peer)).toEqual(["joiner"]);
   });
 
+  it("lets a token made for two sites (--uses 2) link two, and refuses a third", async () => {
+    const token = await issueToken(issuer, { uses: 2 });
+    const [two, three, four] = await Promise.all(["two", "three", "four"].map((n) => startSite(n)));
+    onTestFinished(() => stopAll([two!, three!, four!]));
+    for (const site of [two!, three!]) expect((await site.api("POST", "/v1/links", { token, cost: 1 })).status).toBe(200);
+    const res = await four!.api("POST", "/v1/links", { token, cost: 1 });
+    expect(res.status).toBe(403);
+    expect(errorOf(res.json).message).toMatch(/redeemed already, by two at .*, three at .*: it was good for 2 links/);
+  });
+
   it("refuses an expired token with ERR_TOKEN_EXPIRED", async () => {
     const token = await issueToken(issuer, { expiresInS: 1 });
     await new Promise((resolve) => setTimeout(resolve, 1_200));

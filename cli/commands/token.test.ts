@@ -39,7 +39,7 @@ describe("edgefn token create", () => {
         method: "POST",
         url: "/v1/tokens",
         authorization: "Bearer t0k3n",
-        body: { expiresInS: 7200, trust: "trusted", grants: [], claimUrl: `${url}/v1/claims` },
+        body: { expiresInS: 7200, uses: 1, trust: "trusted", grants: [], claimUrl: `${url}/v1/claims` },
       },
     ]);
     expect(TokenRequestSchema.parse(seen[0]!.body)).toEqual(seen[0]!.body);
@@ -74,12 +74,24 @@ describe("edgefn token create", () => {
     expect(r.code).toBe(0);
     expect(seen[0]!.body).toEqual({
       expiresInS: 900,
+      uses: 1,
       trust: "untrusted",
       grants: ["hello", "api", "inventory"],
       claimUrl: `${url}/v1/claims`,
       vanAddress: "edge-a.example.com:5671",
     });
     expect(r.stderr).toContain("the linking site joins as untrusted, may serve hello, api, inventory");
+  });
+
+  it("--uses 2 makes a token two sites may link with; --uses 0 is a usage error", async () => {
+    const { url, seen } = await standIn();
+    const r = await run(tokenCommand, ["create", "--uses", "2", "--site", url, "--token", "t"]);
+    expect(r.code).toBe(0);
+    expect(seen[0]!.body).toMatchObject({ uses: 2 });
+    expect(r.stderr).toContain("it works for 2 sites");
+    const bad = await run(tokenCommand, ["create", "--uses", "0", "--site", url, "--token", "t"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("must be at least 1");
   });
 
   it("--json: stdout is the token as one JSON line, nothing on stderr", async () => {

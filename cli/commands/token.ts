@@ -35,6 +35,7 @@ const args = {
     valueHint: "duration",
     description: `How long the token can be used: 30s, 15m, 2h, 7d (at most ${formatDuration(TOKEN_MAX_TTL_S)})`,
   },
+  uses: { type: "string", default: "1", valueHint: "n", description: "How many sites may link with it (default 1: one-time)" },
   untrusted: { type: "boolean", description: "The site that redeems it joins as untrusted, whatever it says it is" },
   grant: {
     type: "string",
@@ -61,6 +62,7 @@ const ArgsSchema = z.object({
       else if (seconds > TOKEN_MAX_TTL_S) ctx.addIssue({ code: "custom", message: `must be at most ${formatDuration(TOKEN_MAX_TTL_S)}` });
       return seconds ?? 0;
     }),
+  uses: z.coerce.number({ error: "must be a whole number from 1 to 100" }).int("must be a whole number from 1 to 100").min(1, "must be at least 1").max(100, "must be at most 100"),
   untrusted: z.boolean(),
   grant: z
     .array(z.string())
@@ -93,6 +95,7 @@ export const create = defineCommand({
     }
     const token = await createSiteClient(target).createToken({
       expiresInS: a.expires,
+      uses: a.uses,
       trust,
       grants: a.grant,
       claimUrl: `${target.url}/v1/claims`,
@@ -100,7 +103,7 @@ export const create = defineCommand({
     });
     out.data(token);
     out.raw(`${JSON.stringify(token, null, 2)}\n`);
-    printSummary(out, token, { trust, grants: a.grant, expiresInS: a.expires, stdoutIsTTY: process.stdout.isTTY === true });
+    printSummary(out, token, { trust, grants: a.grant, expiresInS: a.expires, uses: a.uses, stdoutIsTTY: process.stdout.isTTY === true });
   },
 });
 
@@ -108,13 +111,13 @@ export const create = defineCommand({
 export function printSummary(
   out: Output,
   token: LinkToken,
-  opts: { trust: "trusted" | "untrusted"; grants: string[]; expiresInS: number; stdoutIsTTY: boolean },
+  opts: { trust: "trusted" | "untrusted"; grants: string[]; expiresInS: number; uses: number; stdoutIsTTY: boolean },
 ): void {
   const dim = (t: string) => out.style("dim", t, "stderr");
   out.note(`${out.style("green", "✓", "stderr")} Created a link token to ${token.issuer} (network ${token.network})`);
   out.note(`  ${dim("issuer")}     ${token.issuer}, VAN ${token.van}`);
   out.note(`  ${dim("claim URL")}  ${token.claimUrl}`);
-  out.note(`  ${dim("expires")}    ${token.expiresAt} (in ${formatDuration(opts.expiresInS)}); it works once`);
+  out.note(`  ${dim("expires")}    ${token.expiresAt} (in ${formatDuration(opts.expiresInS)}); ${opts.uses === 1 ? "it works once" : `it works for ${opts.uses} sites`}`);
   const grants = opts.trust === "untrusted" ? `, may serve ${opts.grants.length === 0 ? "no functions" : opts.grants.join(", ")}` : "";
   out.note(`  ${dim("trust")}      the linking site joins as ${opts.trust}${grants}`);
   out.warn(
