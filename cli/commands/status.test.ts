@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import siteCommand from "./site.ts";
 import statusCommand from "./status.ts";
 import { LINK_DOWN, LINK_UP, run, siteStatus, startStandIn } from "./van-stand-in.test-helper.ts";
 
@@ -18,6 +19,14 @@ const NETWORK = {
 };
 
 describe("edgefn status", () => {
+  it("is also `edgefn site status` (DESIGN.md's site init/up/status)", async () => {
+    const { url, seen } = await startStandIn(() => ({ status: 200, body: siteStatus(NETWORK) }));
+    const r = await run(siteCommand, ["status", "--site", url, "--token", "t0k3n", "--json"]);
+    expect(r.code).toBe(0);
+    expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual(["GET /v1/status"]);
+    expect(JSON.parse(r.stdout)).toMatchObject({ site: "edge-b", network: { id: "van-7f3a" } });
+  });
+
   it("GET /v1/status: site, network, links, sites, functions", async () => {
     const { url, seen } = await startStandIn(() => ({ status: 200, body: siteStatus(NETWORK) }));
     const r = await run(statusCommand, ["--site", url, "--token", "t0k3n"]);
