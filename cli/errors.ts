@@ -29,7 +29,14 @@ export type CliErrorCode =
   | "ERR_STDIN_TTY" // user: `secret put` with a terminal on stdin (the value would echo and land in history)
   | "ERR_SECRET_EMPTY" // user: `secret put` read an empty value from stdin
   | "ERR_TOKEN_INVALID" // user: `link create` on a file that is not a link token (JSON, LinkTokenSchema)
-  | "ERR_TOKEN_EXPIRED"; // user: `link create` with a token past its expiresAt
+  | "ERR_TOKEN_EXPIRED" // user: `link create` with a token past its expiresAt
+  | "ERR_NOTHING_PLACED" // user: `manifests` found functions, but none is placed at the --site given
+  | "ERR_KUBE_INVALID" // user/system: a rendered Kubernetes object fails the API schemas or edgefn's checks
+  | "ERR_KUBECONFIG" // user: no kubeconfig, an unknown context, or one without a cluster
+  | "ERR_KUBE_UNREACHABLE" // user: the API server did not answer (refused, DNS, TLS)
+  | "ERR_KUBE_UNAUTHORIZED" // user: the API server refused the credentials (401)
+  | "ERR_KUBE_FORBIDDEN" // user: RBAC refused the apply (403)
+  | "ERR_KUBE_APPLY"; // user: the API refused an object (invalid, unknown kind, conflict, ...)
 
 export interface CliErrorOptions {
   /** What to do next, one or two sentences. */

@@ -35,5 +35,6 @@ export const main = defineCommand({
     token: () => import("./commands/token.ts").then((m) => m.default),
     link: () => import("./commands/link.ts").then((m) => m.default),
     status: () => import("./commands/status.ts").then((m) => m.default),
+    manifests: () => import("./commands/manifests.ts").then((m) => m.default),
   },
 });

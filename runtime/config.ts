@@ -1,6 +1,7 @@
 /** RuntimeConfigSchema: the only reader of process.env in the runtime. */
 import { z } from "zod";
 import { LOG_LEVELS } from "./log.ts";
+import { PRIORITIES } from "./manifest.ts";
 
 const HostPortSchema = z
   .string()
@@ -44,6 +45,13 @@ export const RuntimeConfigSchema = z.object({
   EDGEFN_VAN_LISTEN: HostPortSchema.optional(),
   /** `untrusted`: the site gets no trusted-only functions and its callers are not believed. */
   EDGEFN_SITE_TRUST: z.enum(["trusted", "untrusted"], { error: "EDGEFN_SITE_TRUST must be trusted or untrusted" }).default("trusted"),
+  /**
+   * Kubernetes namespace whose EdgeFunction objects this runtime runs (runtime/kube-watch.ts),
+   * with the cluster from KUBECONFIG, ~/.kube/config or the pod's service account. Unset: off.
+   */
+  EDGEFN_KUBE_WATCH: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "EDGEFN_KUBE_WATCH must be a namespace name (DNS-1123 label)").optional(),
+  /** Only functions of this priority run here (one runtime Deployment per tier). Unset: every tier. */
+  EDGEFN_PRIORITY_TIER: z.enum(PRIORITIES, { error: `EDGEFN_PRIORITY_TIER must be one of ${PRIORITIES.join(", ")}` }).optional(),
   /** "1": stop when stdin closes, for a parent (edgefn dev) that may die without stopping us. */
   EDGEFN_STDIN_LIFELINE: z.enum(["0", "1"], { error: "EDGEFN_STDIN_LIFELINE must be 0 or 1" }).default("0"),
 });

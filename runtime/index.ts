@@ -64,6 +64,19 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger = creat
   });
   control.listen(config.EDGEFN_CONTROL.port, config.EDGEFN_CONTROL.host);
   await once(control, "listening");
+  // Loaded only when asked for: @kubernetes/client-node is large and most sites run without it.
+  const kube =
+    config.EDGEFN_KUBE_WATCH === undefined
+      ? undefined
+      : await (await import("./kube-watch.ts")).startKubeWatch({
+          namespace: config.EDGEFN_KUBE_WATCH,
+          site,
+          siteName: config.EDGEFN_SITE_NAME,
+          trust: () => van?.network.trust ?? config.EDGEFN_SITE_TRUST,
+          tier: config.EDGEFN_PRIORITY_TIER,
+          logger: siteLogger,
+          deployedManifest: (name) => store.current(name)?.deployment.manifest,
+        });
   const controlPort = (control.address() as AddressInfo).port;
   return {
     url,
@@ -74,6 +87,7 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger = creat
     site,
     van,
     async close() {
+      await kube?.close();
       control.close();
       await supervisor.close(); // drains: its receivers detach before the router goes
       await van?.router.close();
