@@ -16,7 +16,7 @@
  * for (const r of results) console.log(`${r.kind}/${r.name} ${r.action}`); // EdgeFunction/hello created
  * ```
  */
-import { ApiException, KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from "@kubernetes/client-node";
+import { ApiException, KubeConfig, KubernetesObjectApi, loadYaml, PatchStrategy, type KubernetesObject } from "@kubernetes/client-node";
 import { CliError, type CliErrorCode } from "./errors.ts";
 
 export const FIELD_MANAGER = "edgefn";
@@ -160,7 +160,7 @@ export async function applyObjects(objects: readonly KubeObject[], opts: ApplyOp
     }
     try {
       const before = await readIfExists(api, body);
-      const after = await api.patch(body as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+      const after = await api.patch(typed(body), undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
       const resourceVersion = after.metadata?.resourceVersion;
       results.push({
         apiVersion: object.apiVersion,
@@ -175,6 +175,18 @@ export async function applyObjects(objects: readonly KubeObject[], opts: ApplyOp
     }
   }
   return results;
+}
+
+/**
+ * The object as client-node's model classes hold it. patch() serializes a built-in kind through
+ * its generated model, which reads the model's property names, not the API's: a plain
+ * object's `default`, `enum`, `$ref` or `x-kubernetes-preserve-unknown-fields` (a CRD's
+ * schema) would be dropped without a word. loadYaml deserializes by the API's names (JSON is
+ * YAML), so the serializer writes them back. Fields no model knows are still dropped: edgefn's
+ * rendered objects have none (cli/kube/validate.ts refuses unknown fields).
+ */
+function typed(body: KubeObject): KubernetesObject {
+  return loadYaml<KubernetesObject>(JSON.stringify(body));
 }
 
 /** Whether the kind is namespaced; waits up to `waitMs` for a kind a CRD just defined. */
@@ -195,7 +207,7 @@ async function discover(api: ObjectApi, object: KubeObject, waitMs: number): Pro
       throw new KubeApplyError("ERR_KUBE_APPLY", `the cluster does not serve ${object.apiVersion} ${object.kind}`, {
         cause: failure,
         hint: object.apiVersion.startsWith("edgefn.dev/")
-          ? "Install the EdgeFunction CRD first (`edgefn manifests --crd | kubectl apply -f -`), or apply it in the same batch."
+          ? "Install the EdgeFunction CRD first (`edgefn deploy --kube` applies it, or `kubectl apply -k <out>/cluster` after `edgefn manifests`), or apply it in the same batch."
           : "Check the apiVersion and kind against `kubectl api-resources`.",
       });
     }

@@ -1,8 +1,10 @@
 /**
  * edgefn and Kubernetes, against a FAKE API server (test/helpers/fake-kube.ts: real HTTPS,
  * a self-signed CA, bearer-token auth, server-side apply, watch), with the real
- * @kubernetes/client-node on the other side: `applyObjects` (cli/kube-apply.ts) and a real
- * runtime process watching EdgeFunctions (runtime/kube-watch.ts).
+ * @kubernetes/client-node on the other side: `applyObjects` (cli/kube-apply.ts), a real
+ * runtime process watching EdgeFunctions (runtime/kube-watch.ts), and end to end: the real
+ * `edgefn deploy --kube` bin applying a rendered site, then runtime processes started as its
+ * Deployments would start them.
  *
  * Not covered, because the fake does not do it: admission and validation (CRD schemas are not
  * checked), defaulting, RBAC beyond a simulated 403, controllers and the scheduler (the
@@ -10,15 +12,19 @@
  * SSA's per-field ownership. Those need a real cluster (kind, k3d), which this suite does not
  * have.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { applyObjects } from "../cli/kube-apply.ts";
+import { renderManifests } from "../cli/commands/manifests.ts";
+import { applyObjects, type ApplyResult } from "../cli/kube-apply.ts";
+import { DEFAULT_IMAGE } from "../cli/kube/render.ts";
 import { edgeFunctionCrd } from "../runtime/manifest-schema.ts";
 import type { EdgeFunctionInput } from "../runtime/manifest.ts";
 import { startFakeKube, type FakeKube, type KubeObject } from "./helpers/fake-kube.ts";
+import { runCli } from "./helpers/cli.ts";
 import { inlineFunction } from "./helpers/inline.ts";
-import { useTmpDir } from "./helpers/tmp.ts";
+import { REPO, useTmpDir, writeFiles } from "./helpers/tmp.ts";
 import { startRuntime, type Deployment, type RuntimeHandle } from "./helpers/runtime.ts";
 
 const NS = "edge";
@@ -71,6 +77,9 @@ describe("applyObjects (server-side apply)", () => {
       expect(p.path).toContain("force=true");
     }
     expect(fake.get("apps/v1", "Deployment", "edgefn-runtime-high", NS)?.metadata.managedFields?.map((f) => [f.manager, f.operation])).toEqual([["edgefn", "Apply"]]);
+    // Sent as written: client-node's typed serializer would drop the schema's `default`s and
+    // x-kubernetes-* keys of a plain object (cli/kube-apply.ts, typed()).
+    expect(fake.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "edgefunctions.edgefn.dev")?.spec).toEqual(edgeFunctionCrd().spec);
   });
 
   it("changes nothing when the same objects are applied again", async () => {
@@ -204,5 +213,140 @@ describe("a runtime whose cluster refuses it", () => {
     expect((await fetch(`${rt.url}/healthz`)).status).toBe(200);
     const line = await until("the watch failure in the log", () => rt.logs.find((l) => l.includes("EdgeFunction watch failed")));
     expect(JSON.parse(line)).toMatchObject({ level: "warn", scope: "kube-watch", namespace: NS });
+  });
+});
+
+describe("edgefn deploy --kube, end to end", () => {
+  // Its own fake API server, so nothing from the tests above is in it. The fake does NOT
+  // schedule pods (no controllers, no kubelet): the applied Deployments never run. The test
+  // starts the runtime processes itself, with the environment the rendered Deployments give
+  // their containers, as the kubelet would.
+  const E2E_NS = "edgefn-e2e";
+  let kube: FakeKube;
+  let fns: string;
+  const runtimes: RuntimeHandle[] = [];
+
+  beforeAll(async () => {
+    kube = await startFakeKube();
+    fns = await mkdtemp(join(tmpdir(), "edgefn-kube-e2e-"));
+    const fn = (name: string, spec: string, body: string) => ({
+      [`${name}/edgefn.yaml`]: `apiVersion: edgefn.dev/v1alpha1\nkind: EdgeFunction\nmetadata:\n  name: ${name}\nspec:\n${spec}`,
+      [`${name}/index.ts`]: `export default { fetch() { return new Response(${JSON.stringify(body)}); } };\n`,
+    });
+    writeFiles(fns, {
+      ...fn("greet", "  priority: high\n  placement:\n    sites: ['edge-*']\n", "hello from high"),
+      ...fn("batch", "  priority: low\n", "hello from low"),
+      ...fn("faraway", "  priority: high\n  placement:\n    sites: ['core-*']\n", "not here"),
+    });
+  });
+  afterAll(async () => {
+    await Promise.all(runtimes.map((rt) => rt.stop()));
+    await kube?.close();
+    if (fns !== undefined) await rm(fns, { recursive: true, force: true });
+  });
+
+  const deployKube = (...extra: string[]) =>
+    runCli(["deploy", fns, "--kube", "--site", "edge-1", "--namespace", E2E_NS, ...extra], { cwd: REPO, env: { KUBECONFIG: kube.kubeconfigPath }, timeoutMs: 60_000 });
+
+  type Container = { env: { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }[] };
+  const runtimeDeployments = () =>
+    kube.list("Deployment").filter((d) => d.metadata.name.startsWith("edgefn-runtime-")) as (KubeObject & { spec: { template: { spec: { serviceAccountName?: string; containers: Container[] } } } })[];
+
+  it("applies exactly what `edgefn manifests` renders for the site, cluster-scoped objects first", async () => {
+    const run = await deployKube();
+    expect(run.code, run.stderr).toBe(0);
+    const rendered = await renderManifests({ dirs: [fns], site: "edge-1", image: DEFAULT_IMAGE, namespace: E2E_NS, trust: "trusted" });
+    expect(rendered.skipped.map((s) => s.name)).toEqual(["faraway"]);
+    expect(run.stdout).toContain("Skipping faraway: placement.sites [core-*] does not match site edge-1");
+
+    // One line per object, each created; the cluster-scoped ones come first.
+    const lines = run.stdout.split("\n").filter((l) => / {2}(created|configured|unchanged)$/.test(l)).map((l) => l.trim().split(/\s+/));
+    expect(lines.map(([, action]) => action)).toEqual(rendered.rendered.objects.map(() => "created"));
+    expect(lines.slice(0, 7).map(([ref]) => ref!.split("/")[0])).toEqual(["CustomResourceDefinition", ...Array(5).fill("PriorityClass"), "Namespace"]);
+    expect(new Set(lines.map(([ref]) => ref))).toEqual(new Set(rendered.rendered.objects.map((o) => `${o.kind}/${o.metadata.name}`)));
+    expect(run.stdout).toMatch(/Applied \d+ objects for site edge-1 \(2 functions\): \d+ created, 0 configured, 0 unchanged/);
+
+    // What the fake holds is what was rendered (the namespaced objects in the namespace asked).
+    for (const o of rendered.rendered.objects) {
+      const stored = kube.get(o.apiVersion, o.kind, o.metadata.name, E2E_NS);
+      expect(stored, `${o.kind}/${o.metadata.name}`).toBeDefined();
+      const { metadata: _m, status: _s, ...body } = stored!;
+      const { metadata: _rm, ...renderedBody } = o;
+      expect(body, `${o.kind}/${o.metadata.name}`).toEqual(renderedBody);
+    }
+    expect(kube.get("rbac.authorization.k8s.io/v1", "RoleBinding", "edgefn-runtime", E2E_NS)).toMatchObject({ subjects: [{ kind: "ServiceAccount", name: "edgefn-runtime", namespace: E2E_NS }] });
+    expect(runtimeDeployments().map((d) => d.metadata.name).sort()).toEqual(["edgefn-runtime-high", "edgefn-runtime-low"]);
+    for (const d of runtimeDeployments()) expect(d.spec.template.spec.serviceAccountName).toBe("edgefn-runtime");
+  });
+
+  it("runtime processes started as the rendered Deployments start them serve their tier's functions and report them Live", async () => {
+    // The kubelet would resolve the env: plain values as they are, EDGEFN_KUBE_WATCH from the
+    // pod's namespace (fieldRef metadata.namespace). The listen addresses, the control token
+    // (a Secret) and EDGEFN_VAN (the router, which the fake does not run either) are the test's.
+    const envOf = (d: KubeObject & { spec: { template: { spec: { containers: Container[] } } } }) => {
+      const env: Record<string, string> = {};
+      for (const e of d.spec.template.spec.containers[0]!.env) {
+        if (["EDGEFN_HTTP", "EDGEFN_CONTROL", "EDGEFN_CONTROL_TOKEN", "EDGEFN_VAN", "EDGEFN_STATE_DIR"].includes(e.name)) continue;
+        if (e.value !== undefined) env[e.name] = e.value;
+        else if (e.valueFrom?.fieldRef?.fieldPath === "metadata.namespace") env[e.name] = d.metadata.namespace!;
+      }
+      return env;
+    };
+    const byTier = new Map<string, RuntimeHandle>();
+    for (const d of runtimeDeployments()) {
+      const env = envOf(d);
+      expect(env).toMatchObject({ EDGEFN_SITE_NAME: "edge-1", EDGEFN_KUBE_WATCH: E2E_NS });
+      const rt = await startRuntime({ site: env["EDGEFN_SITE_NAME"], env: { ...env, KUBECONFIG: kube.kubeconfigPath } });
+      runtimes.push(rt);
+      byTier.set(env["EDGEFN_PRIORITY_TIER"]!, rt);
+    }
+    const high = byTier.get("high")!;
+    const low = byTier.get("low")!;
+    const get = async (rt: RuntimeHandle, path: string) => {
+      const res = await fetch(`${rt.url}${path}`);
+      return { status: res.status, body: await res.text() };
+    };
+    await until("greet on the high runtime", async () => ((await get(high, "/greet/")).body === "hello from high" ? true : undefined));
+    await until("batch on the low runtime", async () => ((await get(low, "/batch/")).body === "hello from low" ? true : undefined));
+    // Each runs its own tier only.
+    expect((await get(high, "/batch/")).status).toBe(404);
+    expect((await get(low, "/greet/")).status).toBe(404);
+
+    type Status = { phase: string; digest: string; sites: Record<string, { phase: string; version: number }> };
+    const statusOf = (name: string) => kube.get("edgefn.dev/v1alpha1", "EdgeFunction", name, E2E_NS)?.status as Status | undefined;
+    for (const name of ["greet", "batch"]) {
+      const status = await until(`${name} Live`, () => (statusOf(name)?.sites["edge-1"]?.phase === "Live" ? statusOf(name) : undefined));
+      const annotations = kube.get("edgefn.dev/v1alpha1", "EdgeFunction", name, E2E_NS)!.metadata.annotations!;
+      expect(status).toMatchObject({ phase: "Live", digest: annotations["edgefn.dev/digest"], sites: { "edge-1": { phase: "Live", version: 1 } } });
+    }
+    expect(kube.get("edgefn.dev/v1alpha1", "EdgeFunction", "faraway", E2E_NS)).toBeUndefined();
+  });
+
+  it("reports every object unchanged when deployed again (--json)", async () => {
+    const run = await deployKube("--json");
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout.trim().split("\n").at(-1)!) as { site: string; namespace: string; objects: ApplyResult[]; functions: { name: string }[] };
+    expect(result).toMatchObject({ site: "edge-1", namespace: E2E_NS });
+    expect(result.functions.map((f) => f.name)).toEqual(["batch", "greet"]);
+    expect(result.objects.length).toBeGreaterThan(10);
+    expect(result.objects.filter((o) => o.action !== "unchanged")).toEqual([]);
+  });
+
+  it("refuses --kube without --site, naming the flag (a usage error)", async () => {
+    const run = await runCli(["deploy", fns, "--kube"], { cwd: REPO, env: { KUBECONFIG: kube.kubeconfigPath } });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("deploy --kube needs --site <name>");
+    expect(run.stderr).toContain("[ERR_USAGE]");
+  });
+
+  it("fails with the API's message, naming the object, after printing what went through", async () => {
+    kube.forbid("edgefunctions");
+    const run = await deployKube();
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/error: Could not apply EdgeFunction (edgefn-e2e\/)?(batch|greet): .*forbidden.* \[ERR_KUBE_FORBIDDEN\]/i);
+    expect(run.stdout).toMatch(/ConfigMap\/edgefn-bundle-[0-9a-f]{12} +unchanged\n$/);
+    const json = await deployKube("--json");
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout.trim().split("\n").at(-1)!).error).toMatchObject({ code: "ERR_KUBE_FORBIDDEN" });
   });
 });

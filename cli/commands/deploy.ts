@@ -3,21 +3,41 @@
  * upload it to the site, where it is verified and then made live, and print its URL. One
  * function failing (its manifest, its build, or the site refusing it) is reported with its
  * reason and fix, and the others still deploy; the exit code is 1 if any failed.
+ *
+ * `edgefn deploy <dir>... --kube --site <name>`: to a Kubernetes cluster instead. Renders exactly
+ * what `edgefn manifests --site <name>` renders (renderManifests: placement, bundles, the same
+ * validation), then server-side applies it (cli/kube-apply.ts: cluster-scoped objects first,
+ * field manager edgefn) through the kubeconfig, and prints what each object did. The runtime
+ * pods' in-cluster watcher (runtime/kube-watch.ts) then loads the functions of their tier.
  */
 import path from "node:path";
 import { z } from "zod";
-import type { FunctionInfo } from "../../runtime/manifest.ts";
+import { FunctionNameSchema, type FunctionInfo } from "../../runtime/manifest.ts";
 import { bundleFunction, deploymentOf } from "../bundle.ts";
-import { defineCommand, validateArgs } from "../command.ts";
-import { CliError, isCodedError, type CodedError } from "../errors.ts";
+import { defineCommand, validateArgs, type CommandContext, type ArgsDef } from "../command.ts";
+import { CliError, isCodedError, UsageError, type CodedError } from "../errors.ts";
+import { applyObjects, KubeApplyError, loadKubeConfig, type ApplyResult } from "../kube-apply.ts";
+import { DEFAULT_IMAGE, DEFAULT_NAMESPACE } from "../kube/render.ts";
+import { objectRef } from "../kube/validate.ts";
 import { createOutput, errorJSON, formatBytes, type Output } from "../output.ts";
 import { discoverFunctions, displayPath, duplicateError, type FunctionProject } from "../project.ts";
 import { createSiteClient, type SiteClient } from "../site-client.ts";
 import { resolveTarget, TARGET_ARGS } from "../target.ts";
+import { renderManifests } from "./manifests.ts";
+
+/** Options that only mean something with --kube. */
+const KUBE_ONLY = ["context", "kubeconfig", "namespace", "image", "untrusted"] as const;
 
 const args = {
   dirs: { type: "positional", multiple: true, description: "Function folders, or folders of functions (default: .)" },
   ...TARGET_ARGS,
+  site: { type: "string", valueHint: "url|name", description: "Control API of the site (default: $EDGEFN_SITE); with --kube, the site's name to render for (required)" },
+  kube: { type: "boolean", description: "Deploy to a Kubernetes cluster: render as `edgefn manifests --site <name>` does and server-side apply" },
+  context: { type: "string", valueHint: "ctx", description: "With --kube: the kubeconfig context (default: its current-context)" },
+  kubeconfig: { type: "string", valueHint: "file", description: "With --kube: the kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)" },
+  namespace: { type: "string", valueHint: "name", description: `With --kube: namespace of the namespaced objects (default: ${DEFAULT_NAMESPACE})` },
+  image: { type: "string", valueHint: "ref", description: `With --kube: runtime image the Deployments run (default: ${DEFAULT_IMAGE})` },
+  untrusted: { type: "boolean", description: "With --kube: the site is untrusted; functions with placement.trust trusted are left out" },
   json: { type: "boolean", description: "Print the results as JSON" },
 } as const;
 
@@ -25,13 +45,36 @@ const ArgsSchema = z.object({
   dirs: z.array(z.string().min(1)).transform((d) => (d.length === 0 ? ["."] : d)),
   site: z.string().optional(),
   token: z.string().optional(),
+  kube: z.boolean(),
+  context: z.string().min(1).optional(),
+  kubeconfig: z.string().min(1).optional(),
+  namespace: z.string().optional(),
+  image: z.string().optional(),
+  untrusted: z.boolean(),
   json: z.boolean(),
+});
+
+const KubeArgsSchema = ArgsSchema.extend({
+  site: FunctionNameSchema,
+  namespace: FunctionNameSchema.default(DEFAULT_NAMESPACE),
+  image: z.string().min(1).default(DEFAULT_IMAGE),
 });
 
 /** One entry of `--json` output per function (or per folder whose functions could not be read). */
 export type DeployResult =
   | { name: string; ok: true; function: FunctionInfo }
   | { name: string; ok: false; error: Record<string, unknown> };
+
+/** `--kube --json`: what was rendered and what each object did. */
+export interface KubeDeployResult {
+  site: string;
+  context: string;
+  server: string;
+  namespace: string;
+  functions: { name: string; priority: string; pool: string; digest: string }[];
+  skipped: { name: string; reason: string }[];
+  objects: ApplyResult[];
+}
 
 export default defineCommand({
   meta: {
@@ -40,11 +83,17 @@ export default defineCommand({
     examples: [
       "edgefn deploy ./fns/hello ./fns/api",
       "edgefn deploy ./fns --site http://127.0.0.1:9081 --token $(cat ./site-a/control.token)",
+      "edgefn deploy ./fns --kube --site edge-1 --context prod --namespace edgefn",
     ],
   },
   args,
   async run(ctx) {
     const a = validateArgs(ctx, args, ArgsSchema);
+    if (a.kube) return deployKube(ctx);
+    const stray = KUBE_ONLY.filter((k) => a[k] !== undefined && a[k] !== false);
+    if (stray.length > 0) {
+      throw new UsageError(`${stray.map((k) => `--${k}`).join(", ")} only ${stray.length === 1 ? "applies" : "apply"} with --kube.`, { usage: ctx.usage });
+    }
     const out = createOutput({ json: a.json });
     const client = createSiteClient(resolveTarget(a));
 
@@ -88,6 +137,53 @@ export default defineCommand({
     });
   },
 });
+
+async function deployKube(ctx: CommandContext<typeof args>): Promise<void> {
+  const raw = ctx.args as { site?: string; token?: string };
+  if (raw.site === undefined || raw.site.trim() === "") {
+    throw new UsageError("deploy --kube needs --site <name>: the site to render for, as `edgefn manifests --site <name>`.", { usage: ctx.usage });
+  }
+  if (raw.token !== undefined) {
+    throw new UsageError("--token is for a site's control API; deploy --kube uses the kubeconfig's credentials.", { usage: ctx.usage });
+  }
+  const a = validateArgs(ctx, args as ArgsDef, KubeArgsSchema);
+  const out = createOutput({ json: a.json });
+  // The kubeconfig is read before anything is built: a missing one or an unknown context fails fast.
+  const kc = loadKubeConfig({ kubeconfigPath: a.kubeconfig, context: a.context });
+  const server = kc.getCurrentCluster()!.server;
+
+  const rendered = await renderManifests({ dirs: a.dirs, site: a.site, image: a.image, namespace: a.namespace, trust: a.untrusted ? "untrusted" : "trusted", out });
+  const objects = rendered.rendered.objects;
+  out.step(`Applying ${objects.length} objects for site ${a.site} to ${server} (context ${kc.getCurrentContext()}, namespace ${a.namespace})`);
+  const width = Math.max(...objects.map((o) => objectRef(o).length));
+  const print = (r: ApplyResult) => out.log(`  ${`${r.kind}/${r.name}`.padEnd(width)}  ${r.action}`);
+  let results: ApplyResult[];
+  try {
+    results = await applyObjects(objects, { kubeconfigPath: a.kubeconfig, context: a.context, namespace: a.namespace });
+  } catch (err) {
+    if (err instanceof KubeApplyError && !out.json) err.applied.forEach(print);
+    throw err;
+  }
+  results.forEach(print);
+
+  const data: KubeDeployResult = {
+    site: a.site,
+    context: kc.getCurrentContext(),
+    server,
+    namespace: a.namespace,
+    functions: rendered.placed,
+    skipped: rendered.skipped,
+    objects: results,
+  };
+  out.data(data);
+  const count = (action: ApplyResult["action"]) => results.filter((r) => r.action === action).length;
+  out.success(
+    `Applied ${results.length} objects for site ${a.site} (${rendered.placed.length} function${rendered.placed.length === 1 ? "" : "s"}): ` +
+      `${count("created")} created, ${count("configured")} configured, ${count("unchanged")} unchanged`,
+  );
+  out.log(`The runtimes read their control token from Secret edgefn-control (key: token) in namespace ${a.namespace}; create it if it is not there.`);
+  out.log(`Each EdgeFunction's status says whether its runtime pods run it: kubectl get edgefunctions -n ${a.namespace}`);
+}
 
 /** Every function under `dirs`, each once; a folder or manifest that cannot be read is a failure. */
 async function discoverAll(dirs: string[], fail: (name: string, err: unknown) => void): Promise<FunctionProject[]> {

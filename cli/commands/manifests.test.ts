@@ -78,7 +78,8 @@ describe("edgefn manifests: the kube-example", async () => {
     const built = execFileSync("kubectl", ["kustomize", COMMITTED], { encoding: "utf8" });
     expect(built.match(/^kind: /gm)).toHaveLength(result.rendered.objects.length);
     const namespaced = execFileSync("kubectl", ["kustomize", path.join(COMMITTED, "namespace")], { encoding: "utf8" });
-    expect(namespaced.match(/^ {2}namespace: edgefn$/gm)?.length).toBe(result.rendered.files.filter((f) => f.path.startsWith("namespace/") && !f.path.endsWith("kustomization.yaml")).flatMap((f) => f.objects).length);
+    // One metadata.namespace per object, plus the RoleBinding's ServiceAccount subject (rendered with it).
+    expect(namespaced.match(/^ {2}namespace: edgefn$/gm)?.length).toBe(result.rendered.files.filter((f) => f.path.startsWith("namespace/") && !f.path.endsWith("kustomization.yaml")).flatMap((f) => f.objects).length + 1);
   });
 });
 

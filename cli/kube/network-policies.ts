@@ -1,6 +1,7 @@
 /**
- * Egress for runtime pods: denied by default, except DNS (kube-dns, UDP and TCP 53) and the
- * site's router; then, per function, what its spec.egress allows, on the pool it runs in.
+ * Egress for runtime pods: denied by default, except DNS (kube-dns, UDP and TCP 53), the
+ * site's router and the Kubernetes API server (TCP 443 and 6443 to any address: its address is
+ * not known at render time; the rendered comment says how to narrow it); then, per function, what its spec.egress allows, on the pool it runs in.
  * NetworkPolicies match IP addresses only: a literal IP becomes an ipBlock (/32); a DNS name
  * cannot be expressed, so its port is opened to any address and the runtime's own egress
  * allowlist (spec.egress, enforced on every fetch) keeps the function to the named hosts. The
@@ -14,15 +15,32 @@ import { poolSelector, type Pool } from "./runtime-pools.ts";
 export interface Commented {
   object: KubeObject;
   comment?: string;
+  /** Comments above nodes inside the object: the node's path (`["spec", "egress", 2]`) and text. */
+  notes?: { path: (string | number)[]; comment: string }[];
 }
+
+/** The API server's ports: 443 (the `kubernetes` Service), 6443 (its usual endpoints). */
+export const KUBE_API_PORTS = [443, 6443] as const;
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 export function defaultDenyEgress(site: string): Commented {
   return {
     comment:
-      "Runtime pods may reach DNS and the site's router, nothing else, unless a function's\n" +
-      "spec.egress opens more (edgefn-egress-<function> policies, which add to this one).",
+      "Runtime pods may reach DNS, the site's router and the Kubernetes API server, nothing else,\n" +
+      "unless a function's spec.egress opens more (edgefn-egress-<function> policies, which add to this one).",
+    notes: [
+      {
+        path: ["spec", "egress", 2],
+        comment:
+          "The Kubernetes API server, for the in-cluster watcher (EDGEFN_KUBE_WATCH): it reads EdgeFunctions\n" +
+          "and bundle ConfigMaps and writes EdgeFunction status. Its address is not known when this is\n" +
+          "rendered, so TCP 443 (the `kubernetes` Service) and 6443 (the API server's usual port: many CNIs\n" +
+          "match policies after the Service address is translated to it) are open to ANY address.\n" +
+          "To narrow it, add `to: [{ipBlock: {cidr: <address>/32}}]` here with the API server's address(es) from\n" +
+          "`kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes` and keep their port.",
+      },
+    ],
     object: {
       apiVersion: "networking.k8s.io/v1",
       kind: "NetworkPolicy",
@@ -44,6 +62,8 @@ export function defaultDenyEgress(site: string): Commented {
             ],
           },
           { to: [{ podSelector: { matchLabels: { ...ROUTER_SELECTOR } } }], ports: [{ protocol: "TCP", port: PORTS.amqp }] },
+          // The Kubernetes API server, at an address unknown here: see the note above.
+          { ports: KUBE_API_PORTS.map((port) => ({ protocol: "TCP", port })) },
         ],
       },
     },

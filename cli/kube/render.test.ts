@@ -29,7 +29,7 @@ describe("renderSite", () => {
     const where = (dir: string) =>
       rendered.files.filter((f) => f.path.startsWith(dir) && !f.path.endsWith("kustomization.yaml")).flatMap((f) => f.objects.map((o) => o.object.kind));
     expect(new Set(where("cluster/"))).toEqual(new Set(["Namespace", "CustomResourceDefinition", "PriorityClass"]));
-    expect(new Set(where("namespace/"))).toEqual(new Set(["Deployment", "PodDisruptionBudget", "Service", "NetworkPolicy", "EdgeFunction", "ConfigMap"]));
+    expect(new Set(where("namespace/"))).toEqual(new Set(["ServiceAccount", "Role", "RoleBinding", "Deployment", "PodDisruptionBudget", "Service", "NetworkPolicy", "EdgeFunction", "ConfigMap"]));
   });
 
   it("renders the five PriorityClasses of the table exactly", () => {
@@ -94,10 +94,35 @@ describe("renderSite", () => {
     expect(named("Service", "edgefn-ingress").spec.selector).toEqual({ "app.kubernetes.io/name": "edgefn", "app.kubernetes.io/component": "runtime" });
   });
 
-  it("denies runtime egress but DNS and the router; opens spec.egress on the function's pool", () => {
+  it("runs the runtime pods as edgefn-runtime, watching their own namespace, with a Role for the watcher", () => {
+    for (const d of ofKind("Deployment").filter((o) => o.metadata.name.startsWith("edgefn-runtime-"))) {
+      expect(d.spec.template.spec.serviceAccountName, d.metadata.name).toBe("edgefn-runtime");
+      expect(d.spec.template.spec.containers[0].env, d.metadata.name).toContainEqual({
+        name: "EDGEFN_KUBE_WATCH",
+        valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" } },
+      });
+    }
+    expect(named("Deployment", "edgefn-router").spec.template.spec.serviceAccountName).toBeUndefined();
+    expect(named("ServiceAccount", "edgefn-runtime")).toBeDefined();
+    expect(named("Role", "edgefn-runtime").rules).toEqual([
+      { apiGroups: ["edgefn.dev"], resources: ["edgefunctions"], verbs: ["get", "list", "watch"] },
+      { apiGroups: ["edgefn.dev"], resources: ["edgefunctions/status"], verbs: ["patch", "update"] },
+      { apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch"] },
+    ]);
+    expect(named("RoleBinding", "edgefn-runtime")).toMatchObject({
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "edgefn-runtime" },
+      subjects: [{ kind: "ServiceAccount", name: "edgefn-runtime", namespace: "edgefn" }],
+    });
+  });
+
+  it("denies runtime egress but DNS, the router and the API server; opens spec.egress on the function's pool", () => {
     const deny = named("NetworkPolicy", "edgefn-runtime-egress");
     expect(deny.spec.policyTypes).toEqual(["Egress"]);
     expect(deny.spec.egress[0].ports).toEqual([{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }]);
+    // The API server's address is unknown at render time: its ports, to any address, with a note on how to narrow it.
+    expect(deny.spec.egress[2]).toEqual({ ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 6443 }] });
+    const policies = fileText(rendered.files.find((f) => f.path === "namespace/network-policies.yaml")!);
+    expect(policies).toMatch(/# The Kubernetes API server, for the in-cluster watcher[\s\S]*ipBlock: \{cidr: <address>\/32\}[\s\S]*\n {4}- ports:\n {8}- protocol: TCP\n {10}port: 443/);
     const telemetry = named("NetworkPolicy", "edgefn-egress-telemetry");
     expect(telemetry.spec.podSelector.matchLabels["edgefn.dev/pool"]).toBe("edgefn-runtime-low");
     expect(telemetry.spec.egress).toEqual([

@@ -5,8 +5,9 @@
  *   <out>/cluster/                      cluster-scoped, needs cluster-admin: the EdgeFunction
  *                                       CRD, the five PriorityClasses, the Namespace
  *   <out>/namespace/                    namespaced (kustomization sets the namespace): runtime
- *                                       pools, router, Services, NetworkPolicies, PDBs, the
- *                                       EdgeFunctions and their bundle ConfigMaps
+ *                                       pools and their ServiceAccount and Role, router,
+ *                                       Services, NetworkPolicies, PDBs, the EdgeFunctions and
+ *                                       their bundle ConfigMaps
  *
  * Pure: functions and their bundles in, file contents out. The command does discovery,
  * placement, bundling and writing.
@@ -18,6 +19,7 @@ import { bundleConfigMap, edgeFunctionObject } from "./edge-functions.ts";
 import { LABEL, type KubeObject } from "./labels.ts";
 import { defaultDenyEgress, functionEgress, type Commented } from "./network-policies.ts";
 import { priorityClasses } from "./priority-classes.ts";
+import { runtimeRole, runtimeRoleBinding, runtimeServiceAccount } from "./rbac.ts";
 import { ingressService, routerDeployment, routerService } from "./router.ts";
 import { groupPools, poolDeployment, poolDisruptionBudget } from "./runtime-pools.ts";
 
@@ -60,6 +62,14 @@ export function renderSite(input: RenderInput): Rendered {
     { path: "cluster/priority-classes.yaml", objects: priorityClasses().map((object) => ({ object })) },
   ];
   const namespaced: RenderedFile[] = [
+    {
+      path: "namespace/rbac.yaml",
+      objects: [
+        ...one(runtimeServiceAccount(site), "The runtime pods run as this account: the in-cluster watcher (EDGEFN_KUBE_WATCH) reads\nthe namespace's EdgeFunctions and bundle ConfigMaps and writes EdgeFunction status."),
+        ...one(runtimeRole(site)),
+        ...one(runtimeRoleBinding(site, input.namespace)),
+      ],
+    },
     ...pools.map((pool) => {
       const pdb = poolDisruptionBudget(pool, site);
       const names = pool.functions.map((f) => f.metadata.name).join(", ");
@@ -78,7 +88,8 @@ export function renderSite(input: RenderInput): Rendered {
     },
     ...input.functions.map(({ manifest, bundle }) => ({
       path: `namespace/functions/${manifest.metadata.name}.yaml`,
-      objects: [...one(edgeFunctionObject(manifest, bundle, site)), ...one(bundleConfigMap(manifest, bundle, site))],
+      // The bundle first: applied in order (`deploy --kube`), the watcher finds it when the EdgeFunction names it.
+      objects: [...one(bundleConfigMap(manifest, bundle, site)), ...one(edgeFunctionObject(manifest, bundle, site))],
     })),
   ];
   const kustomization = (resources: string[], extra: Record<string, unknown> = {}): Commented[] =>
@@ -99,8 +110,13 @@ export function renderSite(input: RenderInput): Rendered {
 /** A file's YAML text: one document per object, each with its comment above it. */
 export function fileText(file: RenderedFile): string {
   return file.objects
-    .map(({ object, comment }, i) => {
+    .map(({ object, comment, notes }, i) => {
       const doc = new Document(object);
+      for (const note of notes ?? []) {
+        const node = doc.getIn(note.path, true) as { commentBefore?: string | null } | undefined;
+        if (node === undefined || node === null) throw new Error(`no node at ${note.path.join(".")} of ${object.kind}/${object.metadata.name}`);
+        node.commentBefore = note.comment.split("\n").map((l) => ` ${l}`).join("\n");
+      }
       const lines = [...(i === 0 ? [HEADER] : []), ...(comment === undefined ? [] : comment.split("\n"))];
       if (lines.length > 0) doc.commentBefore = lines.map((l) => ` ${l}`).join("\n");
       // lineWidth 0: never fold long strings (bundles), so the files diff line by line.

@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { PRIORITIES, type EdgeFunction, type Priority } from "../../runtime/manifest.ts";
 import { LABEL, PORTS, RUNTIME_SELECTOR, capabilityLabel, type KubeObject } from "./labels.ts";
 import { TIERS } from "./priority-classes.ts";
+import { RUNTIME_SERVICE_ACCOUNT } from "./rbac.ts";
 
 export interface Pool {
   name: string;
@@ -119,9 +120,11 @@ export function poolDeployment(pool: Pool, opts: PoolOptions): KubeObject {
           },
         };
   const env = [
-    // Read by the runtime now, and by the in-cluster EdgeFunction watcher later: it loads the
-    // EdgeFunctions labelled with this site and tier whose placement.requires equal the pool's.
+    // The in-cluster EdgeFunction watcher (runtime/kube-watch.ts) runs the EdgeFunctions of the
+    // pod's own namespace placed on this site and of this tier, as the edgefn-runtime
+    // ServiceAccount (rbac.ts).
     { name: "EDGEFN_SITE_NAME", value: opts.site },
+    { name: "EDGEFN_KUBE_WATCH", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" } } },
     { name: "EDGEFN_PRIORITY_TIER", value: pool.priority },
     { name: "EDGEFN_POOL_REQUIRES", value: pool.requires.join(",") },
     { name: "EDGEFN_SITE_TRUST", value: opts.trust },
@@ -144,6 +147,7 @@ export function poolDeployment(pool: Pool, opts: PoolOptions): KubeObject {
         metadata: { labels: poolLabels(pool, opts.site) },
         spec: {
           priorityClassName: TIERS[pool.priority].priorityClassName,
+          serviceAccountName: RUNTIME_SERVICE_ACCOUNT,
           securityContext: POD_SECURITY,
           ...(affinity === undefined ? {} : { affinity }),
           containers: [

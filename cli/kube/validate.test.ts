@@ -44,6 +44,21 @@ describe("validateObjects", () => {
     );
   });
 
+  it("checks the runtime's RBAC objects against the rbac.authorization.k8s.io/v1 models", () => {
+    const role = pick("Role", "edgefn-runtime");
+    role.rules[0].verb = ["get"];
+    delete role.rules[0].verbs;
+    const binding = pick("RoleBinding", "edgefn-runtime");
+    delete binding.roleRef.kind;
+    expect(formatProblems(validateObjects([role, binding]))).toBe(
+      [
+        "Role/edgefn-runtime: rules[0]: must have required property verbs",
+        'Role/edgefn-runtime: rules[0].verb: unknown field "verb"',
+        "RoleBinding/edgefn-runtime: roleRef: must have required property kind",
+      ].join("\n"),
+    );
+  });
+
   it("refuses names that are not DNS-1123", () => {
     const cm = pick("ConfigMap");
     cm.metadata.name = "Edgefn_Bundle";

@@ -12,10 +12,13 @@ import { CustomResourceDefinition } from "kubernetes-models/apiextensions.k8s.io
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1/PodDisruptionBudget";
+import { Role } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
+import { RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
 import { PriorityClass } from "kubernetes-models/scheduling.k8s.io/v1/PriorityClass";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Namespace } from "kubernetes-models/v1/Namespace";
 import { Service } from "kubernetes-models/v1/Service";
+import { ServiceAccount } from "kubernetes-models/v1/ServiceAccount";
 import { API_VERSION, EdgeFunctionSchema, KIND, PRIORITIES, type Priority } from "../../runtime/manifest.ts";
 import { crdOpenApiSchema } from "../../runtime/manifest-schema.ts";
 import { CONFIGMAP_MAX_BYTES } from "./edge-functions.ts";
@@ -46,6 +49,9 @@ const MODELS: Record<string, { apiVersion: string; model: ModelClass; file: stri
   ConfigMap: { apiVersion: "v1", model: ConfigMap, file: "v1/ConfigMap" },
   NetworkPolicy: { apiVersion: "networking.k8s.io/v1", model: NetworkPolicy, file: "networking.k8s.io/v1/NetworkPolicy" },
   PodDisruptionBudget: { apiVersion: "policy/v1", model: PodDisruptionBudget, file: "policy/v1/PodDisruptionBudget" },
+  ServiceAccount: { apiVersion: "v1", model: ServiceAccount, file: "v1/ServiceAccount" },
+  Role: { apiVersion: "rbac.authorization.k8s.io/v1", model: Role, file: "rbac.authorization.k8s.io/v1/Role" },
+  RoleBinding: { apiVersion: "rbac.authorization.k8s.io/v1", model: RoleBinding, file: "rbac.authorization.k8s.io/v1/RoleBinding" },
 };
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
