@@ -1,4 +1,5 @@
 /** RuntimeConfigSchema: the only reader of process.env in the runtime. */
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { LOG_LEVELS } from "./log.ts";
 import { PRIORITIES } from "./manifest.ts";
@@ -32,6 +33,8 @@ export const RuntimeConfigSchema = z.object({
   EDGEFN_IDLE_MS: intFromEnv(1_000, 5 * 60_000),
   /** Isolates made ahead of time so cold starts skip isolate creation. */
   EDGEFN_SPARES: intFromEnv(0, 2),
+  /** CPUs the site's isolates may use: admission refuses low priorities when they are busy (default: all). */
+  EDGEFN_CPUS: intFromEnv(1, availableParallelism()),
   /** Site directory (edgefn site init): durable state goes to <dir>/state. Unset: memory only. */
   EDGEFN_STATE_DIR: z.string().min(1).optional(),
   /** Versions kept per function for rollback. */

@@ -162,8 +162,10 @@ export function createControlApp(deps: ControlDeps): Hono {
     return c.json({ removed: peer.data });
   });
 
-  app.get("/v1/status", (c) => {
+  app.get("/v1/status", async (c) => {
     const info = deps.site.info();
+    // The isolate host may be restarting: the status still answers, without the load.
+    const load = await deps.site.load().catch(() => undefined);
     const van = deps.van;
     const status: SiteStatus = {
       site: info.name,
@@ -176,6 +178,7 @@ export function createControlApp(deps: ControlDeps): Hono {
         priority: fn.priority,
         attached: van !== undefined && van.router.consumers(`fn/${fn.name}`).length > 0,
       })),
+      ...(load === undefined ? {} : { load }),
     };
     return c.json(status);
   });

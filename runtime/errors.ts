@@ -8,6 +8,7 @@ export type RuntimeErrorCode =
   | "ERR_NOT_PUBLIC" // user: access.public is false; only other functions may call it
   | "ERR_BODY_TOO_LARGE" // user: request body over limits.requestBytes
   | "ERR_CONCURRENCY_LIMIT" // load: limits.concurrency requests already in flight
+  | "ERR_SHED" // load: the site is saturated and refuses this priority for now (DESIGN.md "Priorities")
   | "ERR_CPU_LIMIT" // user: a request used more CPU than limits.cpuMs
   | "ERR_MEMORY_LIMIT" // user: the isolate went over limits.memoryMb
   | "ERR_FUNCTION_TIMEOUT" // user: no response within limits.timeoutMs

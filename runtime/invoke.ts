@@ -6,6 +6,7 @@
 import type { Logger } from "./log.ts";
 import { RuntimeError } from "./errors.ts";
 import type { DeployedFunction } from "./functions.ts";
+import type { Admission } from "./admission.ts";
 import type { IsolatePool } from "./isolate/pool.ts";
 import type { Sandbox } from "./isolate/sandbox.ts";
 import type { ContextWire, EnvWire, RequestWire, ResponseWire } from "./isolate/wire.ts";
@@ -15,6 +16,8 @@ export interface InvokeDeps {
   site: string;
   region: string;
   logger: Logger;
+  /** Admission by priority: absent, everything is admitted. */
+  admission?: Admission | undefined;
   /** A request of `fn` finished (a slot is free again): the VAN offers it as credit. */
   onFinish?: ((fn: DeployedFunction) => void) | undefined;
 }
@@ -42,11 +45,13 @@ export async function invoke(
   const { limits } = fn.manifest.spec;
   if (fn.inflight >= limits.concurrency) throw concurrencyLimit(fn.name, limits.concurrency);
   fn.inflight++;
+  deps.admission?.enter(fn.manifest.spec.priority);
   let finished = false;
   const finish = () => {
     if (finished) return;
     finished = true;
     fn.inflight--;
+    deps.admission?.leave(fn.manifest.spec.priority);
     deps.onFinish?.(fn);
   };
   const deadline = Date.now() + limits.timeoutMs;

@@ -1,6 +1,6 @@
 /** Messages between the supervisor and its isolate host worker (over the fork IPC channel). */
 import { z } from "zod";
-import { DeploymentSchema, FunctionNameSchema, SecretNameSchema } from "./manifest.ts";
+import { DeploymentSchema, FunctionNameSchema, PRIORITIES, SecretNameSchema } from "./manifest.ts";
 
 export const WorkerRequestSchema = z.discriminatedUnion("method", [
   z.object({
@@ -15,10 +15,21 @@ export const WorkerRequestSchema = z.discriminatedUnion("method", [
   z.object({ id: z.number(), method: z.literal("remove"), name: FunctionNameSchema }),
   /** Every secret of one function (replaces the previous set): they join its `env`. */
   z.object({ id: z.number(), method: z.literal("secrets"), name: FunctionNameSchema, secrets: z.record(SecretNameSchema, z.string()) }),
+  /** Admission's latest sample: how saturated the isolate host is, and what it limits. */
+  z.object({ id: z.number(), method: z.literal("load") }),
 ]);
 export type WorkerRequest = z.output<typeof WorkerRequestSchema>;
 /** A request as the supervisor makes it; it adds the id. */
 export type WorkerCall = WorkerRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
+
+export const LoadSchema = z.object({
+  pressure: z.number(),
+  isolateCpu: z.number(),
+  lagMs: z.number(),
+  shedding: z.array(z.enum(PRIORITIES)),
+  limits: z.partialRecord(z.enum(PRIORITIES), z.number()),
+});
+export type Load = z.output<typeof LoadSchema>;
 
 export const WorkerErrorSchema = z.object({
   code: z.string(),
@@ -35,6 +46,7 @@ export const WorkerReplySchema = z.union([
       z.object({ name: z.string(), digest: z.string(), version: z.number() }),
       z.object({ removed: z.boolean() }),
       z.object({ secrets: z.number() }),
+      LoadSchema,
     ]),
   }),
   z.object({ id: z.number(), ok: z.literal(false), error: WorkerErrorSchema }),

@@ -147,5 +147,18 @@ export const SiteStatusSchema = z.object({
     })
     .nullable(),
   functions: z.array(z.object({ name: z.string(), version: z.number(), priority: z.enum(PRIORITIES), attached: z.boolean() })),
+  /**
+   * How saturated the site's isolates are (1 = its CPUs fully used), and the priorities it
+   * admits fewer of now (limit = requests in flight admitted at most). Absent from older sites.
+   */
+  load: z
+    .object({
+      pressure: z.number(),
+      isolateCpu: z.number(),
+      lagMs: z.number(),
+      shedding: z.array(z.enum(PRIORITIES)),
+      limits: z.partialRecord(z.enum(PRIORITIES), z.number()),
+    })
+    .optional(),
 });
 export type SiteStatus = z.output<typeof SiteStatusSchema>;

@@ -94,11 +94,13 @@ async function runFunction(
   }
   const denied = accessDenied(fn, undefined);
   if (denied !== undefined) throw denied;
-  const { concurrency } = fn.manifest.spec.limits;
-  if (fn.inflight >= concurrency && deps.van !== undefined) {
-    // Full here: another site with room takes it; none within a moment, the usual 503.
-    return runRemote(deps.van, request, name, requestId, { afterMs: SPILL_WAIT_MS, error: concurrencyLimit(fn.name, concurrency) });
-  }
+  const { limits, priority } = fn.manifest.spec;
+  // Full here, or this priority refused while the site is saturated: another site with room
+  // takes it over the VAN; none within a moment (or no VAN), the 503 it would get here.
+  const refused = deps.admission?.admits(priority) === false ? deps.admission.refusal(name, priority) : undefined;
+  const full = refused ?? (fn.inflight >= limits.concurrency ? concurrencyLimit(fn.name, limits.concurrency) : undefined);
+  if (full !== undefined && deps.van !== undefined) return runRemote(deps.van, request, name, requestId, { afterMs: SPILL_WAIT_MS, error: full });
+  if (refused !== undefined) throw refused;
   const body = await readBody(request, fn.manifest.spec.limits.requestBytes, name);
   const wire: RequestWire = {
     method: request.method,

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { RuntimeError } from "./errors.ts";
-import type { WorkerCall } from "./ipc.ts";
+import { LoadSchema, type Load, type WorkerCall } from "./ipc.ts";
 import type { Deployment, FunctionInfo, SiteInfo } from "./manifest.ts";
 import { createSerializer } from "./serialize.ts";
 import type { StateStore, StoredFunction } from "./state.ts";
@@ -174,6 +174,11 @@ export class Site {
       });
     }
     return fn;
+  }
+
+  /** How saturated the isolate host is now, and which priorities it limits (admission.ts). */
+  async load(): Promise<Load> {
+    return LoadSchema.parse(await this.call({ method: "load" }));
   }
 
   private call(request: WorkerCall): Promise<unknown> {

@@ -211,6 +211,7 @@ function configEnv(config: RuntimeConfig): Record<string, string> {
     EDGEFN_MAX_WARM: String(config.EDGEFN_MAX_WARM),
     EDGEFN_IDLE_MS: String(config.EDGEFN_IDLE_MS),
     EDGEFN_SPARES: String(config.EDGEFN_SPARES),
+    EDGEFN_CPUS: String(config.EDGEFN_CPUS),
     ...(config.EDGEFN_VAN === undefined ? {} : { EDGEFN_VAN: hostPort(config.EDGEFN_VAN) }),
   };
 }

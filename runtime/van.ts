@@ -6,7 +6,9 @@
  * when the function is removed. Its credit is the function's free slots (`limits.concurrency`
  * minus requests in flight, from the ingress too), topped up as requests finish: a saturated
  * function has no credit, so the router sends its calls to the next site able to take them. A
- * call that arrives with no slot free (credit cannot be taken back) is RELEASED. A call runs through
+ * call that arrives with no slot free (credit cannot be taken back) is RELEASED. A priority the
+ * site refuses while saturated (admission.ts) gets no new credit and its calls are RELEASED,
+ * so they go to the next site able to take them. A call runs through
  * `invoke()` as the ingress runs it (same limits; a streaming body is read whole for now), the
  * reply goes to `reply_to` on an anonymous sender, then the delivery is accepted. A RuntimeError
  * becomes the JSON error response the ingress gives.
@@ -60,6 +62,8 @@ export interface Van {
   sync(): void;
   /** A request of `name` finished here: its slot is offered as credit again. */
   freed(name: string): void;
+  /** Admission changed: credit is offered again for every function admitted now. */
+  refill(): void;
   /** Calls `fn/<name>` over the VAN; rejects with a RuntimeError (502 / 504). */
   call(name: string, request: RequestWire, requestId: string, deadline: number, opts?: CallOptions): Promise<ResponseWire>;
   /** Stops taking calls, lets those in flight finish (bounded), detaches, closes. */
@@ -181,6 +185,7 @@ export function startVan(deps: VanDeps): Van {
     const consumer = current.consumers.get(name);
     const fn = deps.functions.get(name);
     if (consumer === undefined || fn === undefined || closing) return;
+    if (deps.admission?.admits(fn.manifest.spec.priority) === false) return; // refused here now: no credit
     const free = consumer.concurrency - fn.inflight;
     const credit = (consumer.receiver as Receiver & { credit: number }).credit; // rhea keeps it; its typings omit it
     if (free > credit) consumer.receiver.add_credit(free - credit);
@@ -199,8 +204,9 @@ export function startVan(deps: VanDeps): Van {
       return;
     }
     const fn = deps.functions.get(call.name);
-    if (fn === undefined || (call.deadline !== undefined && call.deadline <= Date.now()) || fn.inflight >= fn.manifest.spec.limits.concurrency) {
-      delivery.release(); // removed here meanwhile, already worthless, or no slot free: never ran
+    const refused = fn === undefined || fn.inflight >= fn.manifest.spec.limits.concurrency || deps.admission?.admits(fn.manifest.spec.priority) === false;
+    if (refused || (call.deadline !== undefined && call.deadline <= Date.now())) {
+      delivery.release(); // removed here meanwhile, no slot free, its priority refused now, or already worthless: never ran
       return;
     }
     serving++;
@@ -373,6 +379,9 @@ export function startVan(deps: VanDeps): Van {
     },
     freed(name) {
       if (link?.open === true) topUp(link, name);
+    },
+    refill() {
+      if (link?.open === true) for (const name of link.consumers.keys()) topUp(link, name);
     },
     call,
     async close() {

@@ -6,6 +6,7 @@
  */
 import type { Socket } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
+import { Admission } from "./admission.ts";
 import { parseRuntimeConfig } from "./config.ts";
 import { RuntimeError } from "./errors.ts";
 import { accessDenied, FunctionTable } from "./functions.ts";
@@ -32,7 +33,15 @@ const pool = new IsolatePool({
   loadTimeoutMs: 5_000,
 });
 
+const admission = new Admission({
+  cpus: config.EDGEFN_CPUS,
+  isolateCpuNs: () => pool.isolateCpuNs(),
+  logger,
+  onChange: () => van?.refill(),
+});
+
 const invokeDeps: InvokeDeps = {
+  admission,
   pool,
   site: config.EDGEFN_SITE_NAME,
   region: config.EDGEFN_REGION,
@@ -95,6 +104,8 @@ async function answer(request: WorkerRequest): Promise<WorkerReply["result"]> {
     case "secrets":
       functions.setSecrets(request.name, request.secrets);
       return { secrets: Object.keys(request.secrets).length };
+    case "load":
+      return admission.sample();
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import siteCommand from "./site.ts";
-import statusCommand from "./status.ts";
+import statusCommand, { describeLoad } from "./status.ts";
 import { LINK_DOWN, LINK_UP, run, siteStatus, startStandIn } from "./van-stand-in.test-helper.ts";
 
 const NETWORK = {
@@ -19,6 +19,15 @@ const NETWORK = {
 };
 
 describe("edgefn status", () => {
+  it("says how loaded the site is and which priorities it limits, and why", () => {
+    expect(describeLoad({ pressure: 0.31, isolateCpu: 0.3, lagMs: 2.4, shedding: [], limits: {} })).toBe(
+      "31% (isolate CPU 30%, loop delay 2 ms); admitting every priority",
+    );
+    expect(describeLoad({ pressure: 1.02, isolateCpu: 0.98, lagMs: 12, shedding: ["best-effort", "low"], limits: { "best-effort": 0, low: 3 } })).toBe(
+      "102% (isolate CPU 98%, loop delay 12 ms); saturated, limiting best-effort to 0 in flight, low to 3 in flight (the rest goes to other sites, or gets 503 + Retry-After)",
+    );
+  });
+
   it("is also `edgefn site status` (DESIGN.md's site init/up/status)", async () => {
     const { url, seen } = await startStandIn(() => ({ status: 200, body: siteStatus(NETWORK) }));
     const r = await run(siteCommand, ["status", "--site", url, "--token", "t0k3n", "--json"]);

@@ -30,6 +30,14 @@ export default defineCommand({
   },
 });
 
+/** "62% (isolate CPU 58%, loop delay 3 ms); limiting best-effort to 2 in flight, low to 5". */
+export function describeLoad(load: NonNullable<SiteStatus["load"]>): string {
+  const figures = `${Math.round(load.pressure * 100)}% (isolate CPU ${Math.round(load.isolateCpu * 100)}%, loop delay ${Math.round(load.lagMs)} ms)`;
+  if (load.shedding.length === 0) return `${figures}; admitting every priority`;
+  const limits = load.shedding.map((p) => `${p} to ${load.limits[p] ?? 0} in flight`).join(", ");
+  return `${figures}; saturated, limiting ${limits} (the rest goes to other sites, or gets 503 + Retry-After)`;
+}
+
 /** The human form: site, network, links, sites, functions; each table aligned under a heading. */
 export function printStatus(out: Output, s: SiteStatus): void {
   const dim = (t: string) => out.style("dim", t);
@@ -42,6 +50,7 @@ export function printStatus(out: Output, s: SiteStatus): void {
 
   out.log(`${bold("Site")} ${s.site} ${dim(`(region ${s.region})`)}`);
   out.log(`  ingress  ${s.ingressUrl}`);
+  if (s.load !== undefined) out.log(`  load     ${describeLoad(s.load)}`);
   out.log();
 
   const n = s.network;

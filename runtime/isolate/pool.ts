@@ -43,6 +43,9 @@ export class IsolatePool {
   private readonly loading = new Map<string, Promise<Sandbox>>();
   private readonly spares: Sandbox[] = [];
   private refilling = false;
+  /** Isolate CPU time counted so far (ns), and what each warm sandbox had used when last counted. */
+  private cpuNs = 0n;
+  private readonly cpuSeen = new WeakMap<Sandbox, bigint>();
   private closed = false;
   private readonly sweeper: NodeJS.Timeout;
 
@@ -77,6 +80,20 @@ export class IsolatePool {
     if (sandbox === undefined) return;
     this.warm.delete(key);
     disposeWhenIdle(sandbox);
+  }
+
+  /**
+   * CPU time the isolates have used so far, in ns (monotonic): what each warm sandbox used since
+   * it was last counted is added. A disposed isolate's last few ms go uncounted.
+   */
+  isolateCpuNs(): bigint {
+    for (const sandbox of this.warm.values()) {
+      const used = sandbox.cpuTimeNs();
+      if (used === undefined) continue;
+      this.cpuNs += used - (this.cpuSeen.get(sandbox) ?? 0n);
+      this.cpuSeen.set(sandbox, used);
+    }
+    return this.cpuNs;
   }
 
   stats(): { warm: number; spares: number; loading: number } {

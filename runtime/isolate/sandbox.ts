@@ -178,6 +178,11 @@ export class Sandbox {
     return { cachedData: opts.cachedData ?? module.cachedData };
   }
 
+  /** CPU time this isolate used so far (ns); undefined once disposed. */
+  cpuTimeNs(): bigint | undefined {
+    return this.isolate.isDisposed ? undefined : this.isolate.cpuTime;
+  }
+
   get dead(): boolean {
     return this.deathReason !== undefined || this.isolate.isDisposed;
   }

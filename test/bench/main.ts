@@ -12,6 +12,7 @@
  *                                             [--van-concurrent-calls 10000] [--van-inflight 50]
  *                                             [--van-duration 4] [--van-load-inflight 100] [--van-max-s 10]
  *                                             [--van-failovers 3] [--van-reach 5]
+ *                                             [--skip-admission | --admission-only] [--admission-duration 5]
  */
 import { existsSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
@@ -25,6 +26,7 @@ import type { ColdStart, Memory } from "./edgefn.ts";
 import { median, runLoad } from "./load.ts";
 import type { LoadResult } from "./load.ts";
 import { treeCpuMs } from "./proc.ts";
+import { ADMISSION_TARGETS, measureAdmission, type AdmissionResult } from "./admission.ts";
 import { measureVan, VAN_TARGETS, type VanResult } from "./van.ts";
 
 const TARGETS = { throughputRatio: 0.6, coldP50Ms: 5, rssMb: 400, deployToLiveP50Ms: 300 } as const;
@@ -48,6 +50,9 @@ const { values: args } = parseArgs({
     "van-max-s": { type: "string", default: "10" },
     "van-failovers": { type: "string", default: "3" },
     "van-reach": { type: "string", default: "5" },
+    "skip-admission": { type: "boolean", default: false },
+    "admission-only": { type: "boolean", default: false },
+    "admission-duration": { type: "string", default: "5" },
   },
 });
 const settings = {
@@ -69,6 +74,8 @@ const settings = {
     reach: Number(args["van-reach"]),
   },
   vanOnly: args["van-only"],
+  admissionS: args["skip-admission"] ? null : Number(args["admission-duration"]),
+  admissionOnly: args["admission-only"],
 };
 
 interface Target {
@@ -85,6 +92,7 @@ interface Summary {
   memory: Memory | null;
   deployToLive: DeployToLive | null;
   van: VanResult | null;
+  admission: AdmissionResult | null;
   notes: string[];
 }
 
@@ -93,11 +101,12 @@ async function main(): Promise<Summary> {
   const stops: (() => Promise<void>)[] = [];
   const targets: Target[] = [];
   let edgefn: RuntimeHandle | undefined;
-  if (settings.vanOnly) {
-    const van = settings.van === null ? null : await measureVan(settings.van, progress);
+  if (settings.vanOnly || settings.admissionOnly) {
+    const van = settings.van === null || !settings.vanOnly ? null : await measureVan(settings.van, progress);
+    const admission = settings.admissionS === null || !settings.admissionOnly ? null : await measureAdmission(settings.admissionS, progress);
     const [load1] = loadavg();
     if (load1! > availableParallelism()) notes.push(`the machine was busy (load average ${fmt(load1!, 1)} on ${availableParallelism()} CPUs): absolute figures are noise`);
-    return { rows: [], ratio: null, cold: null, memory: null, deployToLive: null, van, notes: [...(van?.notes ?? []), ...notes] };
+    return { rows: [], ratio: null, cold: null, memory: null, deployToLive: null, van, admission, notes: [...(van?.notes ?? []), ...notes] };
   }
   const hello = await buildHello();
   try {
@@ -153,6 +162,7 @@ async function main(): Promise<Summary> {
 
     const van = settings.van === null ? null : await measureVan(settings.van, progress);
     if (van) notes.push(...van.notes);
+    const admission = settings.admissionS === null ? null : await measureAdmission(settings.admissionS, progress);
 
     const rows = targets.map((t) => ({
       name: t.name,
@@ -176,7 +186,7 @@ async function main(): Promise<Summary> {
       notes.push("the load generator used >= 90% of a CPU in some runs: it, not the server, may be the limit there, which narrows ratios");
     }
     const edge = rows.find((r) => r.name === "edgefn hello");
-    return { rows, ratio: edge ? edge.requestsPerS / raw.requestsPerS : null, cold, memory, deployToLive, van, notes };
+    return { rows, ratio: edge ? edge.requestsPerS / raw.requestsPerS : null, cold, memory, deployToLive, van, admission, notes };
   } finally {
     for (const stop of stops.reverse()) await stop();
   }
@@ -217,6 +227,7 @@ function report(s: Summary): void {
     );
   }
   if (s.van) out.push(...reportVan(s.van, mark));
+  if (s.admission) out.push(...reportAdmission(s.admission, mark));
   for (const note of s.notes) out.push(`note: ${note}`);
   out.push("");
   process.stdout.write(`${out.join("\n")}\n`);
@@ -226,11 +237,25 @@ function report(s: Summary): void {
     cpus: availableParallelism(),
     loadavg: loadavg(),
     settings,
-    targets: { ...TARGETS, van: VAN_TARGETS },
+    targets: { ...TARGETS, van: VAN_TARGETS, admission: ADMISSION_TARGETS },
     ...s,
     van: s.van === null ? null : (({ notes: _notes, ...van }) => van)(s.van), // its notes are in `notes`
   };
   process.stdout.write(`${JSON.stringify(json)}\n`);
+}
+
+function reportAdmission(a: AdmissionResult, mark: (met: boolean) => string): string[] {
+  const run = (r: AdmissionResult["withAdmission"]) =>
+    `crit ${r.critCalls} calls, ${fmt(r.critSuccess * 100, 1)}% ok, p99 ${fmt(r.critP99Ms, 1)} ms = ${fmt(r.critP99Ms / a.unloadedP99Ms, 2)}x unloaded; best-effort ${r.bulkCalls} calls, ${r.bulkShed} refused`;
+  const on = a.withAdmission;
+  const met = on.critSuccess >= ADMISSION_TARGETS.critSuccess && on.critP99Ms / a.unloadedP99Ms <= ADMISSION_TARGETS.critP99Ratio;
+  return [
+    "",
+    `admission (admission.ts): site with 1 CPU for isolates, crit (critical) + 4 best-effort, 10 ms CPU each, best-effort flooded; crit unloaded p99 ${fmt(a.unloadedP99Ms, 1)} ms`,
+    `with admission:    ${run(on)}   (target >= ${ADMISSION_TARGETS.critSuccess * 100}% ok, p99 <= ${ADMISSION_TARGETS.critP99Ratio}x unloaded)  ${mark(met)}`,
+    `without (baseline): ${run(a.withoutAdmission)}`,
+    `with a second site linked: ${a.spill.bulkCalls} best-effort calls at the busy site, ${a.spill.servedElsewhere} served by the other site, ${a.spill.failed} failed`,
+  ];
 }
 
 function reportVan(v: VanResult, mark: (met: boolean) => string): string[] {
