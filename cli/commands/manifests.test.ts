@@ -1,6 +1,6 @@
 /**
- * `edgefn manifests`: the committed example (functions/kube-example/rendered/edge-1) is what a
- * fresh render gives, it passes every check, and placement decides which functions a site
+ * `edgefn manifests`: the committed example (functions/kube-example/rendered/<site>, for three
+ * sites: cloud, edge-1, edge-2) is what a fresh render gives, it passes every check, and placement decides which functions a site
  * gets. No cluster runs here: this is validation against the real API schemas only; where
  * kubectl is installed, `kubectl kustomize` also proves the layout builds, offline.
  */
@@ -16,7 +16,6 @@ import { renderManifests, writeRendered } from "./manifests.ts";
 
 const EXAMPLE = fileURLToPath(new URL("../../functions/kube-example/", import.meta.url));
 const COMMITTED = path.join(EXAMPLE, "rendered", "edge-1");
-const RENDER_AGAIN = "npx edgefn manifests functions/kube-example --site edge-1 --out functions/kube-example/rendered/edge-1";
 
 const options = { site: "edge-1", image: DEFAULT_IMAGE, namespace: "edgefn", trust: "trusted" } as const;
 
@@ -66,12 +65,21 @@ describe("edgefn manifests: the kube-example", async () => {
     expect(formatProblems(validateObjects(result.rendered.objects))).toBe("");
   });
 
-  it("matches the committed rendered/edge-1 (a fresh render, file for file)", () => {
-    const committed = listFiles(COMMITTED);
-    expect(committed, `stale: run \`${RENDER_AGAIN}\` and commit it`).toEqual(result.rendered.files.map((f) => f.path).sort());
-    for (const file of result.rendered.files) {
-      expect(readFileSync(path.join(COMMITTED, file.path), "utf8"), `${file.path} is stale: run \`${RENDER_AGAIN}\``).toBe(fileText(file));
+  it.each(["cloud", "edge-1", "edge-2"])("matches the committed rendered/%s (a fresh render, file for file)", async (site) => {
+    const fresh = site === "edge-1" ? result : await renderManifests({ ...options, site, dirs: [EXAMPLE] });
+    expect(formatProblems(validateObjects(fresh.rendered.objects))).toBe("");
+    const again = `npx edgefn manifests functions/kube-example --site ${site} --out functions/kube-example/rendered/${site}`;
+    const committed = listFiles(path.join(EXAMPLE, "rendered", site));
+    expect(committed, `stale: run \`${again}\` and commit it`).toEqual(fresh.rendered.files.map((f) => f.path).sort());
+    for (const file of fresh.rendered.files) {
+      expect(readFileSync(path.join(EXAMPLE, "rendered", site, file.path), "utf8"), `${file.path} is stale: run \`${again}\``).toBe(fileText(file));
     }
+  });
+
+  it("leaves catalog (placement.sites: edge-*) out of cloud", async () => {
+    const cloud = await renderManifests({ ...options, site: "cloud", dirs: [EXAMPLE] });
+    expect(cloud.placed.map((f) => f.name)).not.toContain("catalog");
+    expect(cloud.skipped.map((f) => f.name)).toEqual(["catalog"]);
   });
 
   it.skipIf(!kubectl())("builds with kubectl kustomize, offline", () => {
