@@ -21,6 +21,8 @@ export interface DeployedFunction {
   readonly deployedAt: Date;
   /** Requests in flight on this version (for limits.concurrency). */
   inflight: number;
+  /** CPU time one request takes in the isolate (ms, smoothed), measured on requests that ran alone. */
+  cpuPerCallMs: number;
   /** `env` strings: the manifest's variables and the function's secrets, as they are now. */
   vars(): Record<string, string>;
 }
@@ -112,6 +114,7 @@ export class FunctionTable {
       manifest,
       deployedAt: new Date(),
       inflight: 0,
+      cpuPerCallMs: 0,
       vars: () => ({ ...manifest.spec.env, ...secretsOf() }),
       entry: {
         key: `${name}@${version}`,

@@ -36,6 +36,22 @@ export function concurrencyLimit(name: string, concurrency: number): RuntimeErro
   });
 }
 
+/**
+ * A request that would wait longer than its function's timeoutMs before the isolate even gets
+ * to it (one isolate runs one request's code at a time: the CPU work of those ahead of it) is
+ * refused now, not after waiting out its budget.
+ */
+export function cannotStartInTime(fn: DeployedFunction): RuntimeError | undefined {
+  const waitMs = fn.inflight * fn.cpuPerCallMs;
+  const { timeoutMs } = fn.manifest.spec.limits;
+  if (fn.inflight === 0 || waitMs < timeoutMs) return undefined;
+  return new RuntimeError("ERR_SHED", `function "${fn.name}" cannot start this request in time: ${fn.inflight} ahead of it, ~${Math.round(fn.cpuPerCallMs)} ms of CPU each, over its ${timeoutMs} ms limit`, {
+    status: 503,
+    headers: { "retry-after": "1" },
+    hint: "retry after a moment; another site with room takes it when the site is on a VAN",
+  });
+}
+
 export async function invoke(
   deps: InvokeDeps,
   fn: DeployedFunction,
@@ -44,6 +60,9 @@ export async function invoke(
 ): Promise<InvokeResult> {
   const { limits } = fn.manifest.spec;
   if (fn.inflight >= limits.concurrency) throw concurrencyLimit(fn.name, limits.concurrency);
+  const late = cannotStartInTime(fn);
+  if (late !== undefined) throw late;
+  const alone = fn.inflight === 0;
   fn.inflight++;
   deps.admission?.enter(fn.manifest.spec.priority);
   let finished = false;
@@ -60,9 +79,16 @@ export async function invoke(
     sandbox = await withDeadline(deps.pool.acquire(fn.entry), deadline, fn);
     const ctx: ContextWire = { site: deps.site, region: deps.region, priority: fn.manifest.spec.priority, requestId };
     const env: EnvWire = { vars: fn.vars(), services: fn.manifest.spec.services };
+    const cpuBefore = alone ? sandbox.cpuTimeNs() : undefined;
     const head = await withDeadline(sandbox.dispatch(request, ctx, env), deadline, fn);
     const running = sandbox;
     const afterwards = () => {
+      const cpuAfter = cpuBefore === undefined || fn.inflight !== 1 ? undefined : running.cpuTimeNs();
+      if (cpuBefore !== undefined && cpuAfter !== undefined) {
+        // Alone start to end: the isolate's CPU time in between was this request's.
+        const ms = Number(cpuAfter - cpuBefore) / 1e6;
+        fn.cpuPerCallMs = fn.cpuPerCallMs === 0 ? ms : 0.8 * fn.cpuPerCallMs + 0.2 * ms;
+      }
       finish();
       if (head.waitUntil === true) {
         // ctx.waitUntil() work goes on after the response: keep the isolate until it is done.

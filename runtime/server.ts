@@ -7,7 +7,7 @@ import { concatBytes } from "./bytes.ts";
 import { RuntimeError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { accessDenied, type FunctionTable } from "./functions.ts";
-import { concurrencyLimit, invoke, type InvokeDeps } from "./invoke.ts";
+import { cannotStartInTime, concurrencyLimit, invoke, type InvokeDeps } from "./invoke.ts";
 import type { HeaderList, RequestWire, ResponseWire } from "./isolate/wire.ts";
 import { CALLER_HEADER, VAN_DEADLINE_MS, VAN_MAX_REQUEST_BYTES, type CallOptions, type Van } from "./van.ts";
 
@@ -98,7 +98,7 @@ async function runFunction(
   // Full here, or this priority refused while the site is saturated: another site with room
   // takes it over the VAN; none within a moment (or no VAN), the 503 it would get here.
   const refused = deps.admission?.admits(priority) === false ? deps.admission.refusal(name, priority) : undefined;
-  const full = refused ?? (fn.inflight >= limits.concurrency ? concurrencyLimit(fn.name, limits.concurrency) : undefined);
+  const full = refused ?? (fn.inflight >= limits.concurrency ? concurrencyLimit(fn.name, limits.concurrency) : cannotStartInTime(fn));
   if (full !== undefined && deps.van !== undefined) return runRemote(deps.van, request, name, requestId, { afterMs: SPILL_WAIT_MS, error: full });
   if (refused !== undefined) throw refused;
   const body = await readBody(request, fn.manifest.spec.limits.requestBytes, name);

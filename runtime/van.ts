@@ -33,7 +33,7 @@ import {
 } from "../router/protocol.ts";
 import { RuntimeError } from "./errors.ts";
 import { accessDenied, type FunctionTable } from "./functions.ts";
-import { invoke, type InvokeDeps } from "./invoke.ts";
+import { cannotStartInTime, invoke, type InvokeDeps } from "./invoke.ts";
 import type { RequestWire, ResponseWire } from "./isolate/wire.ts";
 
 /** Header naming the calling function of a service binding call over the VAN. */
@@ -204,7 +204,7 @@ export function startVan(deps: VanDeps): Van {
       return;
     }
     const fn = deps.functions.get(call.name);
-    const refused = fn === undefined || fn.inflight >= fn.manifest.spec.limits.concurrency || deps.admission?.admits(fn.manifest.spec.priority) === false;
+    const refused = fn === undefined || fn.inflight >= fn.manifest.spec.limits.concurrency || deps.admission?.admits(fn.manifest.spec.priority) === false || cannotStartInTime(fn) !== undefined;
     if (refused || (call.deadline !== undefined && call.deadline <= Date.now())) {
       delivery.release(); // removed here meanwhile, no slot free, its priority refused now, or already worthless: never ran
       return;

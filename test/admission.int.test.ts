@@ -142,3 +142,23 @@ it("sends the best-effort calls a saturated site refuses to a linked site with r
     await Promise.all([busy.stop(), roomy.stop()]);
   }
 }, 60_000);
+
+it("refuses at once a request that could not start before its function's time limit, instead of letting it wait that out", async () => {
+  // 100 ms of CPU per request, 300 ms allowed: with 3 or more ahead, a new one cannot start in time.
+  await unlimited.deploy(
+    await inlineFunction(
+      "heavy",
+      "export default { fetch() { const end = Date.now() + 100; let n = 0; while (Date.now() < end) n++; return new Response(String(n)); } };",
+      { limits: { concurrency: 50, cpuMs: 400, timeoutMs: 300 } },
+    ),
+  );
+  for (let i = 0; i < 3; i++) await call(unlimited, "heavy"); // it learns what one request costs
+  const burst = await Promise.all(Array.from({ length: 12 }, () => call(unlimited, "heavy")));
+  const refused = burst.filter((r) => r.code === "ERR_SHED");
+  const timedOut = burst.filter((r) => r.status === 504);
+  console.log(`burst of 12: ${burst.map((r) => `${r.status}/${Math.round(r.ms)}ms`).join(" ")}`);
+  expect(burst.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(2);
+  expect(refused.length).toBeGreaterThanOrEqual(6);
+  expect(Math.max(...refused.map((r) => r.ms))).toBeLessThan(150); // refused early, not after 300 ms
+  expect(timedOut.length).toBeLessThanOrEqual(2);
+});
