@@ -14,6 +14,7 @@
  */
 import type { Server, Socket } from "node:net";
 import type { Server as TlsServer } from "node:tls";
+import "./rhea-dispositions.ts"; // before any rhea session: fixes how rhea batches dispositions
 import rhea from "rhea";
 import type { AmqpError, Connection, Delivery, EventContext, Message, Receiver } from "rhea";
 import { AddressTable, type ConsumerLink, type PickResult } from "./addresses.ts";

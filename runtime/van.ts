@@ -25,6 +25,7 @@
  * site is ignored, so such calls reach only public functions.
  */
 import { randomUUID } from "node:crypto";
+import "../router/rhea-dispositions.ts"; // before any rhea session: fixes how rhea batches dispositions
 import rhea from "rhea";
 import type { Connection, Delivery, EventContext, Message, Receiver, Sender, SenderOptions } from "rhea";
 import {

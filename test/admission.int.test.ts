@@ -122,7 +122,7 @@ it("sends the best-effort calls a saturated site refuses to a linked site with r
           await res.arrayBuffer();
           bulk.push({ status: res.status, site: res.headers.get("x-edgefn-site") });
         } catch {
-          // A call that stalls (seen: a few in a thousand under this load, cause not found yet) counts as failed.
+          // Stalled: seen before router/rhea-dispositions.ts (a RELEASED call reported ACCEPTED).
           bulk.push({ status: 0, site: null });
         }
       }
@@ -137,7 +137,10 @@ it("sends the best-effort calls a saturated site refuses to a linked site with r
     const failed = bulk.filter((b) => b.status !== 200).length;
     console.log(`bulk at busy: ${bulk.length} calls, ${atRoomy} served by roomy, ${failed} failed`);
     expect(atRoomy).toBeGreaterThan(bulk.length / 4);
-    expect(failed / bulk.length).toBeLessThan(0.05);
+    // None may stall (that was a rhea bug, see router/rhea-dispositions.ts); a 503 now and then
+    // when the other site is briefly full too is allowed (1%).
+    expect(bulk.filter((b) => b.status === 0)).toEqual([]);
+    expect(failed).toBeLessThanOrEqual(Math.floor(bulk.length / 100));
   } finally {
     await Promise.all([busy.stop(), roomy.stop()]);
   }

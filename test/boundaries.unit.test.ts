@@ -10,13 +10,13 @@ import { expect, it } from "vitest";
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** Files another folder may import: the leaves and the public entry points. */
 const SHARED = new Set([
-  "runtime/manifest.ts", "runtime/manifest-schema.ts", "runtime/network-api.ts", "runtime/sdk.ts", "router/protocol.ts", "router/pki.ts", "runtime/index.ts", "router/index.ts",
+  "runtime/manifest.ts", "runtime/manifest-schema.ts", "runtime/network-api.ts", "runtime/sdk.ts", "router/protocol.ts", "router/pki.ts", "router/rhea-dispositions.ts", "runtime/index.ts", "router/index.ts",
 ]);
 /**
  * Allowed despite FORBIDDEN: the runtime speaks the VAN's wire contract (a leaf), and a site
  * process runs the router (its public API) and issues the network's certificates (pki.ts).
  */
-const ALLOWED = new Set(["runtime -> router/protocol.ts", "runtime -> router/index.ts", "runtime -> router/pki.ts"]);
+const ALLOWED = new Set(["runtime -> router/protocol.ts", "runtime -> router/index.ts", "runtime -> router/pki.ts", "runtime -> router/rhea-dispositions.ts"]);
 const FORBIDDEN: Record<string, string[]> = {
   runtime: ["cli", "router", "functions", "test"],
   router: ["runtime", "cli", "functions", "test"],

@@ -12,6 +12,7 @@
  *   node test/bench/van-consumer.ts --port 5672 --address fn/echo [--label echo] [--credit 500]
  */
 import { parseArgs } from "node:util";
+import "../../router/rhea-dispositions.ts"; // before any rhea session: fixes how rhea batches dispositions
 import rhea from "rhea";
 import type { AmqpError, EventContext, Message, Sender } from "rhea";
 import { fromAmqpRequest, toAmqpResponse, withDataSection } from "../../router/protocol.ts";

@@ -39,6 +39,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import "../../router/rhea-dispositions.ts"; // before any rhea session: fixes how rhea batches dispositions
 import rhea from "rhea";
 import type { AmqpError, Connection, Delivery, EventContext, Message, Sender, SenderOptions } from "rhea";
 import { z } from "zod";

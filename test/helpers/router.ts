@@ -14,6 +14,7 @@
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import "../../router/rhea-dispositions.ts"; // before any rhea session: fixes how rhea batches dispositions
 import rhea from "rhea";
 import type { AmqpError, Connection, Delivery, EventContext, Message, Receiver, Sender, SenderOptions } from "rhea";
 import {
