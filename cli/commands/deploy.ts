@@ -16,14 +16,12 @@ import { FunctionNameSchema, type FunctionInfo } from "../../runtime/manifest.ts
 import { bundleFunction, deploymentOf } from "../bundle.ts";
 import { defineCommand, validateArgs, type CommandContext, type ArgsDef } from "../command.ts";
 import { CliError, isCodedError, UsageError, type CodedError } from "../errors.ts";
-import { applyObjects, KubeApplyError, loadKubeConfig, type ApplyResult } from "../kube-apply.ts";
-import { DEFAULT_IMAGE, DEFAULT_NAMESPACE } from "../kube/render.ts";
-import { objectRef } from "../kube/validate.ts";
+import type { ApplyResult } from "../kube-apply.ts";
+import { DEFAULT_IMAGE, DEFAULT_NAMESPACE } from "../kube/defaults.ts";
 import { createOutput, errorJSON, formatBytes, type Output } from "../output.ts";
 import { discoverFunctions, displayPath, duplicateError, type FunctionProject } from "../project.ts";
 import { createSiteClient, type SiteClient } from "../site-client.ts";
 import { resolveTarget, TARGET_ARGS } from "../target.ts";
-import { renderManifests } from "./manifests.ts";
 
 /** Options that only mean something with --kube. */
 const KUBE_ONLY = ["context", "kubeconfig", "namespace", "image", "untrusted"] as const;
@@ -148,6 +146,13 @@ async function deployKube(ctx: CommandContext<typeof args>): Promise<void> {
   }
   const a = validateArgs(ctx, args as ArgsDef, KubeArgsSchema);
   const out = createOutput({ json: a.json });
+  // Loaded only here: the renderer, its validation and the Kubernetes client are the heaviest
+  // modules of the cli, and a plain `edgefn deploy` needs none of them.
+  const [{ applyObjects, KubeApplyError, loadKubeConfig }, { objectRef }, { renderManifests }] = await Promise.all([
+    import("../kube-apply.ts"),
+    import("../kube/validate.ts"),
+    import("./manifests.ts"),
+  ]);
   // The kubeconfig is read before anything is built: a missing one or an unknown context fails fast.
   const kc = loadKubeConfig({ kubeconfigPath: a.kubeconfig, context: a.context });
   const server = kc.getCurrentCluster()!.server;

@@ -23,8 +23,7 @@ import { runtimeRole, runtimeRoleBinding, runtimeServiceAccount } from "./rbac.t
 import { ingressService, routerDeployment, routerService } from "./router.ts";
 import { groupPools, poolDeployment, poolDisruptionBudget } from "./runtime-pools.ts";
 
-export const DEFAULT_IMAGE = "ghcr.io/edgefn/runtime:0.1.0";
-export const DEFAULT_NAMESPACE = "edgefn";
+export { DEFAULT_IMAGE, DEFAULT_NAMESPACE } from "./defaults.ts";
 
 export interface RenderInput {
   site: string;

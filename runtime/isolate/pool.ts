@@ -84,13 +84,16 @@ export class IsolatePool {
 
   /**
    * CPU time the isolates have used so far, in ns (monotonic): what each warm sandbox used since
-   * it was last counted is added. A disposed isolate's last few ms go uncounted.
+   * it was last counted is added, from when it was first counted. A disposed isolate's last few
+   * ms go uncounted, and so does a new one's first request.
    */
   isolateCpuNs(): bigint {
     for (const sandbox of this.warm.values()) {
       const used = sandbox.cpuTimeNs();
       if (used === undefined) continue;
-      this.cpuNs += used - (this.cpuSeen.get(sandbox) ?? 0n);
+      // First seen: what it used before (made as a spare, maybe long ago) is not load now.
+      const seen = this.cpuSeen.get(sandbox) ?? used;
+      this.cpuNs += used - seen;
       this.cpuSeen.set(sandbox, used);
     }
     return this.cpuNs;

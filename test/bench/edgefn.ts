@@ -125,6 +125,7 @@ export interface Memory {
   warmMb: number;
   /** Warming requests that did not answer 200. */
   failures: number;
+  firstFailure?: string;
 }
 
 /**
@@ -142,10 +143,16 @@ export async function measureMemory(hello: Deployment, deployed: number, warm: n
     await deployAll(rt, names.map((name) => copyAs(hello, name)));
     const deployedMb = rss();
     let failures = 0;
-    for (const name of names.slice(0, warm)) await timeGet(`${rt.url}/${name}/`).catch(() => failures++);
+    let firstFailure: string | undefined;
+    for (const name of names.slice(0, warm)) {
+      await timeGet(`${rt.url}/${name}/`).catch((error: Error) => {
+        failures++;
+        firstFailure ??= error.message;
+      });
+    }
     await setTimeout(1_000); // let the last requests' garbage settle before reading
     const warmMb = rss();
-    return { deployed, warm, idleMb, deployedMb, warmMb, failures };
+    return { deployed, warm, idleMb, deployedMb, warmMb, failures, ...(firstFailure === undefined ? {} : { firstFailure }) };
   } finally {
     await rt.stop();
   }

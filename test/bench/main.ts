@@ -175,7 +175,7 @@ async function main(): Promise<Summary> {
       failures: t.runs.reduce((sum, r) => sum + r.failures, 0),
     }));
     if (cold && cold.failures > 0) notes.push(`cold start: ${cold.failures} requests failed, e.g. ${cold.firstFailure}`);
-    if (memory && memory.failures > 0) notes.push(`memory: ${memory.failures} warming requests failed`);
+    if (memory && memory.failures > 0) notes.push(`memory: ${memory.failures} warming requests failed, e.g. ${memory.firstFailure}`);
     if (deployToLive && deployToLive.failures > 0) notes.push(`deploy-to-live: ${deployToLive.failures} deploys failed, e.g. ${deployToLive.firstFailure}`);
     const [load1] = loadavg();
     if (load1! > availableParallelism()) {
