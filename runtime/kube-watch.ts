@@ -4,10 +4,10 @@
  * Site.deploy as the control API (verify, then switch: a bundle that fails to load leaves
  * the previous version serving), Site.remove when an object goes or stops being placed here.
  *
- * - Placement: spec.placement.sites globs (`*`, `?`) must match EDGEFN_SITE_NAME and a
- *   `trust: trusted` function is never run on an untrusted site (cli/kube/placement.ts
- *   decides the same on the rendering side); placement.requires is node affinity, not a
- *   filter here. Tier: spec.priority must equal EDGEFN_PRIORITY_TIER when that is set.
+ * - Placement: notPlacedAt (manifest.ts), the rule the renderer uses too: spec.placement.sites
+ *   globs must match EDGEFN_SITE_NAME, and a `trust: trusted` function never runs on an
+ *   untrusted site; placement.requires is node affinity, not a filter here. Tier:
+ *   spec.priority must equal EDGEFN_PRIORITY_TIER when that is set.
  * - Bundle: the ConfigMap named by annotation `edgefn.dev/bundle` (data.code, data.sourceMap
  *   optional), its digest in annotation `edgefn.dev/digest`. A new bundle is picked up when
  *   the object changes (a new digest annotation, a new ConfigMap name): the ConfigMap alone
@@ -36,7 +36,7 @@ import {
   type KubernetesObject,
 } from "@kubernetes/client-node";
 import type { Logger } from "./log.ts";
-import { BundleSchema, EdgeFunctionSchema, type EdgeFunction, type Priority } from "./manifest.ts";
+import { BundleSchema, EdgeFunctionSchema, notPlacedAt, type EdgeFunction, type Priority } from "./manifest.ts";
 import type { Site } from "./site.ts";
 
 export const GROUP = "edgefn.dev";
@@ -88,20 +88,15 @@ interface EdgeFunctionObject extends KubernetesObject {
 
 type Work = { kind: "apply"; object: EdgeFunctionObject } | { kind: "delete"; name: string };
 
-/** `edge-*` -> /^edge-.*$/; every other character literal (as cli/kube/placement.ts). */
-export function globToRegExp(glob: string): RegExp {
-  const body = [...glob].map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\]/g, "\\$&"))).join("");
-  return new RegExp(`^${body}$`);
-}
-
-/** Why `fn` does not run here, or undefined when it does. */
+/** Why `fn` does not run here (placement, or another tier), or undefined when it does. */
 export function notPlacedHere(fn: EdgeFunction, where: { site: string; trust: "trusted" | "untrusted"; tier: Priority | undefined }): string | undefined {
-  const { sites, trust } = fn.spec.placement;
-  if (!sites.some((glob) => globToRegExp(glob).test(where.site))) return `placement.sites [${sites.join(", ")}] does not match site ${where.site}`;
-  if (trust === "trusted" && where.trust === "untrusted") return `placement.trust is trusted and site ${where.site} is untrusted`;
+  const placement = notPlacedAt(fn, where.site, where.trust);
+  if (placement !== undefined) return placement;
   if (where.tier !== undefined && fn.spec.priority !== where.tier) return `priority ${fn.spec.priority} is not this runtime's tier (${where.tier})`;
   return undefined;
 }
+
+export { globToRegExp } from "./manifest.ts";
 
 /** The manifest an object stands for: its name, labels, edgefn.dev/ annotations and spec. */
 export function manifestOf(object: EdgeFunctionObject): ReturnType<typeof EdgeFunctionSchema.safeParse> {

@@ -157,6 +157,25 @@ export const EdgeFunctionSchema = strictObject({
 export type EdgeFunction = z.output<typeof EdgeFunctionSchema>;
 export type EdgeFunctionInput = z.input<typeof EdgeFunctionSchema>;
 
+/** A site glob of `placement.sites` as a RegExp: `edge-*` -> /^edge-.*$/ (`?`: one character). */
+export function globToRegExp(glob: string): RegExp {
+  const body = [...glob].map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\]/g, "\\$&"))).join("");
+  return new RegExp(`^${body}$`);
+}
+
+/**
+ * Why `fn` may not run at `site`, or undefined when it may: its `placement.sites` globs must
+ * match the site's name, and a `trust: trusted` function never runs on an untrusted site.
+ * (`placement.requires` is not checked here: on Kubernetes it becomes node affinity.) The one
+ * placement rule: `edgefn manifests` and the in-cluster runtime both use it.
+ */
+export function notPlacedAt(fn: EdgeFunction, site: string, trust: "trusted" | "untrusted"): string | undefined {
+  const { sites, trust: needs } = fn.spec.placement;
+  if (!sites.some((glob) => globToRegExp(glob).test(site))) return `placement.sites [${sites.join(", ")}] does not match site ${site}`;
+  if (needs === "trusted" && trust === "untrusted") return `placement.trust is trusted and site ${site} is untrusted`;
+  return undefined;
+}
+
 /** `sha256:<64 hex>` of the bundle's code (UTF-8 bytes). */
 export const DigestSchema = z.string().regex(/^sha256:[0-9a-f]{64}$/, "must be sha256:<64 lower-case hex digits>");
 

@@ -4,7 +4,7 @@
  * site. placement.requires is not a filter here: it becomes node affinity on the runtime pods
  * (labels `edgefn.dev/<capability>: "true"`), so the scheduler finds the nodes that offer it.
  */
-import type { EdgeFunction } from "../../runtime/manifest.ts";
+import { notPlacedAt, type EdgeFunction } from "../../runtime/manifest.ts";
 
 export type SiteTrust = "trusted" | "untrusted";
 
@@ -14,19 +14,9 @@ export interface PlacementDecision {
   reason: string;
 }
 
-/** `edge-*` -> /^edge-.*$/; every other character literal. */
-export function globToRegExp(glob: string): RegExp {
-  const body = [...glob].map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\]/g, "\\$&"))).join("");
-  return new RegExp(`^${body}$`);
-}
+export { globToRegExp } from "../../runtime/manifest.ts";
 
 export function placeOnSite(fn: EdgeFunction, site: string, trust: SiteTrust): PlacementDecision {
-  const { sites, trust: needs } = fn.spec.placement;
-  if (!sites.some((glob) => globToRegExp(glob).test(site))) {
-    return { placed: false, reason: `placement.sites [${sites.join(", ")}] does not match site ${site}` };
-  }
-  if (needs === "trusted" && trust === "untrusted") {
-    return { placed: false, reason: `placement.trust is trusted and site ${site} is untrusted` };
-  }
-  return { placed: true, reason: "" };
+  const reason = notPlacedAt(fn, site, trust);
+  return reason === undefined ? { placed: true, reason: "" } : { placed: false, reason };
 }
