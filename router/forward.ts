@@ -67,7 +67,18 @@ interface Forward {
   readonly original: Delivery;
   readonly link: ConsumerLink;
   /** What to send again if the consumer releases it (a call, not a reply). */
-  readonly retry: { message: Message; address: string; trace: readonly string[]; tried: Set<ConsumerLink> } | undefined;
+  readonly retry: Job | undefined;
+}
+
+/** A delivery on its way: the message as it came, where it goes, and who released it already. */
+interface Job {
+  readonly message: Message;
+  /** Its annotations as they go on (the origin stamped on calls). */
+  readonly annotations: Message["message_annotations"];
+  readonly address: string;
+  readonly trace: readonly string[];
+  /** Consumers that released it (it never ran there); made on the first release. */
+  tried?: Set<ConsumerLink>;
 }
 
 export function createForwarder(opts: ForwarderOptions): Forwarder {
@@ -112,12 +123,12 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
    * Who a call comes from, for the consumer's access rules: set here for local clients and for
    * calls from untrusted sites (whatever they claimed); kept as a trusted router set it.
    */
-  const withOrigin = (message: Message, connection: Connection): Message => {
+  const withOrigin = (message: Message, connection: Connection): Message["message_annotations"] => {
     const from = peers.peerOf(connection);
     const annotations = (message.message_annotations ?? {}) as Record<string, unknown>;
-    if (from !== null && from.trust !== "untrusted" && typeof annotations[ORIGIN_ANNOTATION] === "string") return message;
+    if (from !== null && from.trust !== "untrusted" && typeof annotations[ORIGIN_ANNOTATION] === "string") return message.message_annotations;
     const origin = from === null ? { site: id, trust: opts.trust?.() ?? "trusted" } : { site: from.id, trust: from.trust ?? "trusted" };
-    return { ...message, message_annotations: { ...annotations, [ORIGIN_ANNOTATION]: origin.site, [ORIGIN_TRUST_ANNOTATION]: origin.trust } };
+    return { ...annotations, [ORIGIN_ANNOTATION]: origin.site, [ORIGIN_TRUST_ANNOTATION]: origin.trust };
   };
 
   /** Tells the network how many consumers serve an fn/ address here now. */
@@ -249,8 +260,8 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
     }
 
     const reply = address.startsWith(REPLY_ADDRESS_PREFIX);
-    const job = { message: reply ? message : withOrigin(message, ctx.connection), address, trace: traceOf(message), tried: new Set<ConsumerLink>() };
-    dispatch(delivery, job, !reply, at, conn);
+    const annotations = reply ? message.message_annotations : withOrigin(message, ctx.connection);
+    dispatch(delivery, { message, annotations, address, trace: traceOf(message) }, !reply, at, conn);
   });
 
   /**
@@ -258,7 +269,7 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
    * to the next: a site with no free slot releases, and the next site able to take it gets it).
    * Nobody left: RELEASED upstream, never handed to anyone.
    */
-  const dispatch = (delivery: Delivery, job: NonNullable<Forward["retry"]>, retriable: boolean, at: number, conn: string): void => {
+  const dispatch = (delivery: Delivery, job: Job, retriable: boolean, at: number, conn: string): void => {
     const { address, trace, tried } = job;
     const { consumer, served, skipped } = route(address, trace, at, tried);
     for (const skip of skipped) {
@@ -268,16 +279,23 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
     }
     if (consumer === null) {
       // Never handed to anyone: safe to resend (DESIGN.md "Failures").
-      log.select.debug({ conn, address, served, tried: tried.size, skipped: skipped.map((s) => ({ link: s.consumer.id, reason: s.reason })) }, served === 0 ? "no consumer for address: released" : "no consumer able to take it: released");
+      log.select.debug({ conn, address, served, tried: tried?.size ?? 0, skipped: skipped.map((s) => ({ link: s.consumer.id, reason: s.reason })) }, served === 0 ? "no consumer for address: released" : "no consumer able to take it: released");
       settleUpstream(delivery, (d) => d.release());
       return;
     }
-    // A consumer needs `to` to know which function is called when the caller's link had a target.
-    const message = job.message;
-    const addressed = message.to === undefined || message.to === null ? { ...message, to: address } : message;
+    const { message } = job;
     const peer = consumer.address.startsWith(PEER_ADDRESS_PREFIX) ? consumer.address.slice(PEER_ADDRESS_PREFIX.length) : null;
+    // A consumer needs `to` to know which function is called when the caller's link had a target.
+    const needsTo = message.to === undefined || message.to === null;
+    // One copy at most: `to`, the origin annotations, and the trace when it goes to another router.
     const outgoing = consumer.sender.send(
-      peer === null ? addressed : { ...addressed, message_annotations: { ...addressed.message_annotations, [TRACE_ANNOTATION]: [...trace, id] } },
+      peer === null && !needsTo && job.annotations === message.message_annotations
+        ? message
+        : {
+          ...message,
+          ...(needsTo ? { to: address } : {}),
+          message_annotations: peer === null ? job.annotations : { ...job.annotations, [TRACE_ANNOTATION]: [...trace, id] },
+        },
     );
     table.recordSent(consumer, outgoing, at);
     forwards.set(outgoing, { original: delivery, link: consumer, retry: retriable ? job : undefined });
@@ -292,7 +310,7 @@ export function createForwarder(opts: ForwarderOptions): Forwarder {
       settleUpstream(original, (d) => d.release());
       return;
     }
-    retry.tried.add(forward.link);
+    (retry.tried ??= new Set()).add(forward.link);
     dispatch(original, retry, true, now(), connId(original.link.connection));
   };
 
