@@ -9,6 +9,7 @@ import type { LinkInfo, LinkToken } from "../runtime/network-api.ts";
 import { errorJSON, renderError } from "./output.ts";
 import { createSiteClient, type SiteClient } from "./site-client.ts";
 import type { SiteTarget } from "./target.ts";
+import { linkToken } from "./commands/van-stand-in.test-helper.ts";
 
 type Handler = (req: IncomingMessage, body: Buffer, res: ServerResponse) => void;
 
@@ -107,17 +108,7 @@ describe("site client: requests", () => {
 });
 
 describe("site client: the VAN routes (runtime/network-api.ts)", () => {
-  const TOKEN: LinkToken = {
-    kind: "edgefn-link-token",
-    version: 1,
-    network: "van-7f3a",
-    issuer: "edge-a",
-    van: "10.0.0.1:5671",
-    claimUrl: "http://10.0.0.1:9080/v1/claims",
-    secret: "s".repeat(43),
-    expiresAt: "2026-03-01T12:15:00.000Z",
-    ca: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
-  };
+  const TOKEN: LinkToken = linkToken({ expiresAt: "2026-03-01T12:15:00.000Z" });
   const LINK: LinkInfo = { peer: "edge-a", address: "10.0.0.1:5671", cost: 1, state: "up", trust: "trusted", error: null };
 
   it("createToken: POST /v1/tokens with the request, defaults filled in; returns the token", async () => {

@@ -12,7 +12,7 @@ import { existsSync } from "node:fs";
 import { chmod, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
-import { FunctionNameSchema } from "../runtime/manifest.ts";
+import { SiteNameSchema } from "../runtime/network-api.ts";
 import { TrustSchema, type Trust } from "../runtime/network-api.ts";
 import { CliError } from "./errors.ts";
 import { displayPath } from "./project.ts";
@@ -23,7 +23,7 @@ export const KEY_FILE = path.join("keys", "site.key");
 export const PUBLIC_KEY_FILE = path.join("keys", "site.pub");
 
 /** Site and region names end up in DNS names, labels and URLs: DNS-1123 labels both. */
-export const SiteNameSchema = FunctionNameSchema;
+export { SiteNameSchema };
 
 export const SiteConfigSchema = z.object({
   name: SiteNameSchema,
