@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { stream } from "hono/streaming";
 import { z } from "zod";
 import { RuntimeError } from "./errors.ts";
+import { GitopsAttachSchema, type GitopsAgent } from "./gitops-api.ts";
 import type { Logger } from "./log.ts";
 import type { LogTap } from "./log-tap.ts";
 import { DeploymentSchema, FunctionNameSchema, RollbackRequestSchema, SecretNameSchema, type LogLine } from "./manifest.ts";
@@ -22,7 +23,12 @@ export interface ControlDeps {
   logger: Logger;
   /** The site's network and router: the VAN routes answer ERR_NO_VAN without them. */
   van?: { network: Network; router: { consumers(address: string): unknown[] }; port: number; listen: { host: string; port: number } } | undefined;
+  /** The site process's GitOps agent: the /v1/gitops routes answer ERR_NO_GITOPS without it. */
+  gitops?: GitopsAgent | undefined;
 }
+
+/** Largest webhook body read (push events of big pushes are a few hundred KB). */
+const MAX_WEBHOOK_BYTES = 4 * 1024 * 1024;
 
 /** Largest secret value accepted. */
 const MAX_SECRET_BYTES = 64 * 1024;
@@ -57,6 +63,28 @@ export function createControlApp(deps: ControlDeps): Hono {
       hint: "start it with one: `edgefn site up <dir> --van <host:port>`",
     });
   };
+
+  const needGitops = () => {
+    if (deps.gitops !== undefined) return deps.gitops;
+    throw new RuntimeError("ERR_NO_GITOPS", `site ${deps.site.info().name} runs no GitOps agent`, {
+      status: 409,
+      hint: "start the site with `edgefn site up <dir>` (the runtime image pulls with Flux instead: `edgefn manifests --flux`)",
+    });
+  };
+
+  // Before the bearer check: a git server holds the webhook token, not the control token.
+  app.post("/v1/gitops/webhook", async (c) => {
+    const agent = needGitops();
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    if (body.byteLength > MAX_WEBHOOK_BYTES) throw new RuntimeError("ERR_MANIFEST_INVALID", `the webhook body is larger than ${MAX_WEBHOOK_BYTES} bytes`, { status: 413 });
+    if (!agent.webhook(c.req.raw.headers, body)) {
+      throw new RuntimeError("ERR_WEBHOOK_UNAUTHORIZED", "missing or wrong webhook token", {
+        status: 401,
+        hint: "send the token `edgefn gitops attach` printed: Authorization: Bearer <token>, X-Gitlab-Token, or as the secret of a GitHub/Gitea webhook (X-Hub-Signature-256)",
+      });
+    }
+    return c.json({ accepted: true }, 202);
+  });
 
   // Before the bearer check: the token's one-time secret is this route's credential.
   app.post("/v1/claims", async (c) => c.json(await needVan().network.redeem(await readJson(c.req.raw, "POST a Claim (runtime/network-api.ts)"))));
@@ -162,6 +190,22 @@ export function createControlApp(deps: ControlDeps): Hono {
     return c.json({ removed: peer.data });
   });
 
+  app.put("/v1/gitops", async (c) => {
+    const agent = needGitops();
+    const request = GitopsAttachSchema.safeParse(await readJson(c.req.raw, "PUT {repo, branch?, path?, intervalS?, prune?, gitToken?}"));
+    if (!request.success) throw invalid("GitOps attach request", request.error);
+    return c.json(await agent.attach(request.data));
+  });
+
+  app.get("/v1/gitops", (c) => c.json({ gitops: needGitops().status() }));
+
+  app.post("/v1/gitops/sync", async (c) => c.json({ gitops: await needGitops().sync() }));
+
+  app.delete("/v1/gitops", async (c) => {
+    await needGitops().detach();
+    return c.json({ detached: true });
+  });
+
   app.get("/v1/status", async (c) => {
     const info = deps.site.info();
     // The isolate host may be restarting: the status still answers, without the load.
@@ -210,7 +254,7 @@ export function createControlApp(deps: ControlDeps): Hono {
   app.notFound(() => {
     throw new RuntimeError("ERR_SERVICE_NOT_FOUND", "no such control API route", {
       status: 404,
-      hint: "routes: /v1/site, /v1/status, /v1/functions[/:name[/rollback|/secrets/:secret]], /v1/logs, /v1/tokens, /v1/links[/:peer], /v1/claims",
+      hint: "routes: /v1/site, /v1/status, /v1/functions[/:name[/rollback|/secrets/:secret]], /v1/logs, /v1/tokens, /v1/links[/:peer], /v1/claims, /v1/gitops[/sync|/webhook]",
     });
   });
   return app;

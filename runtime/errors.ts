@@ -33,6 +33,9 @@ export type RuntimeErrorCode =
   | "ERR_LINK_NOT_FOUND" // user: removing a link that does not exist
   | "ERR_CLAIM_FAILED" // user/system: the issuing site could not be reached or refused the claim
   | "ERR_PLACEMENT" // user: a trusted-only function deployed to an untrusted site
+  | "ERR_NO_GITOPS" // user: a GitOps route on a site that runs no agent, or is not attached
+  | "ERR_GITOPS_CONFIG" // user: attach with a repository that cannot be used (no state dir, bad path)
+  | "ERR_WEBHOOK_UNAUTHORIZED" // user: the webhook call lacks the webhook token (or its signature is wrong)
   | "ERR_INTERNAL"; // system: a bug in edgefn
 
 export interface RuntimeErrorOptions {

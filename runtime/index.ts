@@ -11,11 +11,14 @@
  * ```
  */
 import { once } from "node:events";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
 import { parseRouterConfig, startRouter, type Router } from "../router/index.ts";
 import type { RuntimeConfig } from "./config.ts";
 import { createControlApp } from "./control.ts";
+import type { GitopsAgent, GitopsAgentFactory } from "./gitops-api.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { Network } from "./network.ts";
 import { restoreFrom, Site } from "./site.ts";
@@ -23,6 +26,12 @@ import { StateStore } from "./state.ts";
 import { startSupervisor, type Supervisor } from "./supervisor.ts";
 
 export { parseRuntimeConfig, type RuntimeConfig } from "./config.ts";
+export { runSiteProcess } from "./process.ts";
+
+/** What a site process adds to the runtime: cli/site-main.ts adds the GitOps agent. */
+export interface RuntimeExtensions {
+  gitops?: GitopsAgentFactory;
+}
 
 export interface Runtime {
   /** Ingress base URL, e.g. http://127.0.0.1:8787 */
@@ -32,12 +41,18 @@ export interface Runtime {
   controlPort: number;
   supervisor: Supervisor;
   site: Site;
+  /** The GitOps agent, when the process runs one (cli/site-main.ts). */
+  gitops: GitopsAgent | undefined;
   /** The site's own router and network, when started with EDGEFN_VAN_LISTEN. */
   van: { router: Router; network: Network; port: number; listen: { host: string; port: number } } | undefined;
   close(): Promise<void>;
 }
 
-export async function startRuntime(config: RuntimeConfig, logger: Logger = createLogger(config.EDGEFN_LOG)): Promise<Runtime> {
+export async function startRuntime(
+  config: RuntimeConfig,
+  logger: Logger = createLogger(config.EDGEFN_LOG),
+  extensions: RuntimeExtensions = {},
+): Promise<Runtime> {
   const siteLogger = logger.child({ site: config.EDGEFN_SITE_NAME });
   // State first: the first worker starts with every function the site had.
   const store = await StateStore.open(config.EDGEFN_STATE_DIR, config.EDGEFN_KEEP_VERSIONS);
@@ -52,15 +67,31 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger = creat
     throw error;
   });
   const url = `http://${hostForUrl(config.EDGEFN_HTTP.host)}:${supervisor.port}`;
+  const trust = () => van?.network.trust ?? config.EDGEFN_SITE_TRUST;
   const site = new Site(store, supervisor, {
     name: config.EDGEFN_SITE_NAME,
     region: config.EDGEFN_REGION,
     ingressUrl: url,
     keepVersions: config.EDGEFN_KEEP_VERSIONS,
-    trust: () => van?.network.trust ?? config.EDGEFN_SITE_TRUST,
+    trust,
+    sealKey: await readSealKey(config.EDGEFN_STATE_DIR),
   });
+  const gitops = await extensions
+    .gitops?.({
+      site,
+      siteDir: config.EDGEFN_STATE_DIR,
+      siteName: config.EDGEFN_SITE_NAME,
+      trust,
+      tier: config.EDGEFN_PRIORITY_TIER,
+      logger: siteLogger.child({ scope: "runtime:gitops" }),
+    })
+    .catch(async (error: unknown) => {
+      await supervisor.close();
+      await van?.router.close();
+      throw error;
+    });
   const control = createAdaptorServer({
-    fetch: createControlApp({ site, logs: supervisor.logs, token: config.EDGEFN_CONTROL_TOKEN, logger: siteLogger, van }).fetch,
+    fetch: createControlApp({ site, logs: supervisor.logs, token: config.EDGEFN_CONTROL_TOKEN, logger: siteLogger, van, gitops }).fetch,
   });
   control.listen(config.EDGEFN_CONTROL.port, config.EDGEFN_CONTROL.host);
   await once(control, "listening");
@@ -72,7 +103,7 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger = creat
           namespace: config.EDGEFN_KUBE_WATCH,
           site,
           siteName: config.EDGEFN_SITE_NAME,
-          trust: () => van?.network.trust ?? config.EDGEFN_SITE_TRUST,
+          trust,
           tier: config.EDGEFN_PRIORITY_TIER,
           logger: siteLogger,
           deployedManifest: (name) => store.current(name)?.deployment.manifest,
@@ -85,8 +116,10 @@ export async function startRuntime(config: RuntimeConfig, logger: Logger = creat
     controlPort,
     supervisor,
     site,
+    gitops,
     van,
     async close() {
+      await gitops?.close();
       await kube?.close();
       control.close();
       await supervisor.close(); // drains: its receivers detach before the router goes
@@ -106,6 +139,12 @@ async function startVanRouter(config: RuntimeConfig, logger: Logger): Promise<No
   );
   network.attach(router);
   return { router, network, port: router.tlsPort!, listen };
+}
+
+/** The site's sealing public key (keys/site.pub, written by `edgefn site init`), if it has one. */
+async function readSealKey(siteDir: string | undefined): Promise<string | undefined> {
+  if (siteDir === undefined) return undefined;
+  return readFile(join(siteDir, "keys", "site.pub"), "utf8").catch(() => undefined);
 }
 
 function hostForUrl(host: string): string {

@@ -1,6 +1,6 @@
 /**
- * Process entry of the runtime: environment -> config, start, print the ready line, stop
- * cleanly on SIGTERM/SIGINT. Configuration: runtime/config.ts.
+ * Process entry of the runtime (the runtime image's command; `edgefn dev`): runtime/process.ts
+ * does the work. `edgefn site up` runs cli/site-main.ts instead, the same plus the GitOps agent.
  */
 import { enableCompileCache, getCompileCacheDir } from "node:module";
 
@@ -9,40 +9,5 @@ enableCompileCache();
 const cacheDir = getCompileCacheDir();
 if (cacheDir !== undefined) process.env.NODE_COMPILE_CACHE = cacheDir;
 
-const { ConfigError, parseRuntimeConfig } = await import("./config.ts");
-const { startRuntime } = await import("./index.ts");
-
-let config;
-try {
-  config = parseRuntimeConfig(process.env);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  process.stderr.write(`${error.message}\n`);
-  process.exit(1);
-}
-
-const runtime = await startRuntime(config).catch((error: unknown) => {
-  const { code, address, port } = error as { code?: string; address?: string; port?: number };
-  if (code !== "EADDRINUSE" && code !== "EACCES") throw error;
-  const what = code === "EADDRINUSE" ? "is already in use" : "needs more privileges";
-  process.stderr.write(`edgefn runtime: cannot listen on ${address}:${port}: the address ${what}; pick another one (EDGEFN_HTTP, EDGEFN_CONTROL)\n`);
-  process.exit(1);
-});
-process.stdout.write(
-  `${JSON.stringify({ event: "ready", port: runtime.port, url: runtime.url, controlPort: runtime.controlPort, controlUrl: runtime.controlUrl, ...(runtime.van === undefined ? {} : { vanPort: runtime.van.port, network: runtime.van.network.id }), site: config.EDGEFN_SITE_NAME, pid: process.pid })}\n`,
-);
-
-let stopping = false;
-const stop = () => {
-  if (stopping) return;
-  stopping = true;
-  runtime.close().then(
-    () => process.exit(0),
-    () => process.exit(1),
-  );
-};
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
-if (config.EDGEFN_STDIN_LIFELINE === "1") {
-  process.stdin.on("end", stop).on("close", stop).resume();
-}
+const { runSiteProcess } = await import("./process.ts");
+await runSiteProcess();

@@ -237,6 +237,8 @@ export const SiteInfoSchema = z.object({
   functions: z.number().int().nonnegative(),
   /** Versions kept per function for rollback. */
   keepVersions: z.number().int().positive(),
+  /** The site's X25519 public key (SPKI PEM), what `edgefn secret seal` encrypts to; absent without keys/site.pub. */
+  sealKey: z.string().optional(),
 });
 export type SiteInfo = z.output<typeof SiteInfoSchema>;
 

@@ -27,7 +27,7 @@ import {
   ClaimResultSchema, ClaimSchema, LinkRequestSchema, TrustSchema,
   type ClaimResult, type LinkInfo, type LinkToken, type SiteStatus, type Trust,
 } from "./network-api.ts";
-import { writeAtomic } from "./state.ts";
+import { writeAtomic } from "./atomic-file.ts";
 
 const StoredLinkSchema = z.object({ peer: z.string(), host: z.string(), port: z.number().int(), cost: z.number().positive() });
 const StoredTokenSchema = z.object({

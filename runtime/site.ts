@@ -18,6 +18,8 @@ export interface SiteOptions {
   keepVersions: number;
   /** The site's trust now (an untrusted site refuses trusted-only functions). */
   trust: () => "trusted" | "untrusted";
+  /** SPKI PEM of the site's sealing key (keys/site.pub), when it has one. */
+  sealKey?: string | undefined;
 }
 
 /** Puts every stored function and every secret into a new worker. */
@@ -47,8 +49,8 @@ export class Site {
   }
 
   info(): SiteInfo {
-    const { name, region, ingressUrl, keepVersions } = this.opts;
-    return { name, region, ingressUrl, keepVersions, functions: this.store.list().length };
+    const { name, region, ingressUrl, keepVersions, sealKey } = this.opts;
+    return { name, region, ingressUrl, keepVersions, functions: this.store.list().length, ...(sealKey === undefined ? {} : { sealKey }) };
   }
 
   list(): FunctionInfo[] {

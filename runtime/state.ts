@@ -5,10 +5,10 @@
  * and the directory fsynced, so a crash at any moment leaves either the old file or the new
  * one, never half of one. Without a directory the state lives in memory only (`edgefn dev`).
  */
-import { randomBytes } from "node:crypto";
-import { mkdir, open, readdir, readFile, rename, unlink } from "node:fs/promises";
+import { mkdir, readdir, readFile, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
+import { syncDir, writeAtomic } from "./atomic-file.ts";
 import { DeploymentSchema, FunctionNameSchema, SecretNameSchema, type Deployment } from "./manifest.ts";
 
 const StoredVersionSchema = z.object({
@@ -139,29 +139,6 @@ export class StateStore {
   private async writeSecrets(name: string, secrets: Record<string, string>): Promise<void> {
     if (this.dir !== undefined) await writeAtomic(join(this.dir, "secrets", `${name}.json`), JSON.stringify(secrets), 0o600);
     this.secrets.set(name, secrets);
-  }
-}
-
-/** write, fsync, rename, fsync the directory: the file is whole, old or new, after any crash. */
-export async function writeAtomic(path: string, content: string, mode: number): Promise<void> {
-  const temporary = `${path}.tmp-${randomBytes(6).toString("hex")}`;
-  const handle = await open(temporary, "wx", mode);
-  try {
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temporary, path);
-  await syncDir(join(path, ".."));
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

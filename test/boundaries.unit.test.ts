@@ -10,7 +10,7 @@ import { expect, it } from "vitest";
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 /** Files another folder may import: the leaves and the public entry points. */
 const SHARED = new Set([
-  "runtime/manifest.ts", "runtime/manifest-schema.ts", "runtime/network-api.ts", "runtime/sdk.ts", "router/protocol.ts", "router/pki.ts", "router/rhea-dispositions.ts", "runtime/index.ts", "router/index.ts",
+  "runtime/manifest.ts", "runtime/manifest-schema.ts", "runtime/network-api.ts", "runtime/gitops-api.ts", "runtime/errors.ts", "runtime/atomic-file.ts", "runtime/sdk.ts", "router/protocol.ts", "router/pki.ts", "router/rhea-dispositions.ts", "runtime/index.ts", "router/index.ts",
 ]);
 /**
  * Allowed despite FORBIDDEN: the runtime speaks the VAN's wire contract (a leaf), and a site
