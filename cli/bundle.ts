@@ -90,9 +90,11 @@ function builtinFix(specifier: string): string {
 }
 
 /** esbuild options for a function bundle; exported so tests can assert on them. */
-export function bundleOptions(entry: string): esbuild.BuildOptions & { write: false; metafile: true } {
+export function bundleOptions(entry: string, nodePaths: string[] = []): esbuild.BuildOptions & { write: false; metafile: true } {
   const dir = path.dirname(entry);
   return {
+    // Where packages resolve when no node_modules above the function has them (GitOps checkouts).
+    ...(nodePaths.length === 0 ? {} : { nodePaths }),
     entryPoints: [entry],
     // Relative paths in the map and in esbuild's comments: the digest does not depend on
     // where the project is checked out.
@@ -113,9 +115,12 @@ export function bundleOptions(entry: string): esbuild.BuildOptions & { write: fa
   };
 }
 
-/** Bundles `entry` (absolute path); throws ERR_BUILD_FAILED listing every esbuild error. */
-export async function bundleFunction(entry: string, label = displayPath(entry)): Promise<BundleResult> {
-  const options = bundleOptions(entry);
+/**
+ * Bundles `entry` (absolute path); throws ERR_BUILD_FAILED listing every esbuild error.
+ * `nodePaths`: folders packages resolve from when no node_modules above the entry has them.
+ */
+export async function bundleFunction(entry: string, label = displayPath(entry), nodePaths: string[] = []): Promise<BundleResult> {
+  const options = bundleOptions(entry, nodePaths);
   let result: esbuild.BuildResult<typeof options>;
   try {
     result = await esbuild.build(options);

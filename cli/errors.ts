@@ -30,6 +30,7 @@ export type CliErrorCode =
   | "ERR_SECRET_EMPTY" // user: `secret put` read an empty value from stdin
   | "ERR_TOKEN_INVALID" // user: `link create` on a file that is not a link token (JSON, LinkTokenSchema)
   | "ERR_TOKEN_EXPIRED" // user: `link create` with a token past its expiresAt
+  | "ERR_GITOPS_FAILED" // user: `gitops sync`/`attach` ended with the site not at the branch's commit (error in the repo, or offline)
   | "ERR_NOTHING_PLACED" // user: `manifests` found functions, but none is placed at the --site given
   | "ERR_KUBE_INVALID" // user/system: a rendered Kubernetes object fails the API schemas or edgefn's checks
   | "ERR_KUBECONFIG" // user: no kubeconfig, an unknown context, or one without a cluster

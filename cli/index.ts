@@ -34,6 +34,7 @@ export const main = defineCommand({
     site: () => import("./commands/site.ts").then((m) => m.default),
     token: () => import("./commands/token.ts").then((m) => m.default),
     link: () => import("./commands/link.ts").then((m) => m.default),
+    gitops: () => import("./commands/gitops.ts").then((m) => m.default),
     status: () => import("./commands/status.ts").then((m) => m.default),
     manifests: () => import("./commands/manifests.ts").then((m) => m.default),
   },

@@ -13,6 +13,8 @@ import type { Trust } from "../runtime/network-api.ts";
 import { CliError } from "./errors.ts";
 
 export const RUNTIME_MAIN = fileURLToPath(new URL("../runtime/main.ts", import.meta.url));
+/** A site's process (`edgefn site up`): the runtime and the GitOps agent. */
+export const SITE_MAIN = fileURLToPath(new URL("./site-main.ts", import.meta.url));
 
 export const ReadyLineSchema = z
   .object({

@@ -28,6 +28,7 @@ import {
   type SiteStatus,
   type TokenRequest,
 } from "../runtime/network-api.ts";
+import { GitopsStatusSchema, WebhookInfoSchema, type GitopsAttach, type GitopsStatus, type WebhookInfo } from "../runtime/gitops-api.ts";
 import { CliError } from "./errors.ts";
 import { connectionError, errorOf, reasonOf } from "./site-errors.ts";
 import type { SiteTarget } from "./target.ts";
@@ -41,6 +42,8 @@ const OneTokenSchema = z.object({ token: LinkTokenSchema });
 const OneLinkSchema = z.object({ link: LinkInfoSchema });
 const LinkListSchema = z.object({ links: z.array(LinkInfoSchema) });
 const LinkRemovedSchema = z.object({ removed: SiteNameSchema });
+const OneGitopsSchema = z.object({ gitops: GitopsStatusSchema });
+const AttachedSchema = z.object({ gitops: GitopsStatusSchema, webhook: WebhookInfoSchema });
 
 export interface LogsQuery {
   /** Only this function's lines; all of the site's lines when absent. */
@@ -74,6 +77,12 @@ export interface SiteClient {
   removeLink(peer: string): Promise<void>;
   /** The site, its VAN (links, the sites it reaches) and its functions. */
   status(): Promise<SiteStatus>;
+  /** Points the site's GitOps agent at a repository; resolves after its first sync. */
+  gitopsAttach(request: GitopsAttach): Promise<{ gitops: GitopsStatus; webhook: WebhookInfo }>;
+  gitopsStatus(): Promise<GitopsStatus>;
+  /** Fetches and applies now; resolves with the status after it. */
+  gitopsSync(): Promise<GitopsStatus>;
+  gitopsDetach(): Promise<void>;
 }
 
 export interface SiteClientOptions {
@@ -157,6 +166,15 @@ export function createSiteClient(target: SiteTarget, opts: SiteClientOptions = {
       await call(LinkRemovedSchema, "DELETE", `/v1/links/${encodeURIComponent(peer)}`);
     },
     status: () => call(SiteStatusSchema, "GET", "/v1/status"),
+    async gitopsAttach(request) {
+      const body = JSON.stringify(request);
+      return call(AttachedSchema, "PUT", "/v1/gitops", { body, type: "application/json" });
+    },
+    gitopsStatus: async () => (await call(OneGitopsSchema, "GET", "/v1/gitops")).gitops,
+    gitopsSync: async () => (await call(OneGitopsSchema, "POST", "/v1/gitops/sync")).gitops,
+    async gitopsDetach() {
+      await call(z.object({ detached: z.literal(true) }), "DELETE", "/v1/gitops");
+    },
     async *logs(query) {
       const params = new URLSearchParams();
       if (query.function !== undefined) params.set("function", query.function);

@@ -22,7 +22,7 @@ describe("edgefn (no command)", () => {
     expect(r.code).toBe(2);
     expect(r.stderr.split("\n").slice(0, 2).join("\n")).toMatchInlineSnapshot(`
       "error: Unknown command "deploi". [ERR_USAGE]
-      hint: Commands: init, build, dev, invoke, deploy, ls, logs, rollback, rm, secret, site, token, link, status, manifests. Run \`edgefn --help\` for details."
+      hint: Commands: init, build, dev, invoke, deploy, ls, logs, rollback, rm, secret, site, token, link, gitops, status, manifests. Run \`edgefn --help\` for details."
     `);
     expect(r.stderr).toContain("Usage: edgefn <command> [options]");
   });

@@ -122,8 +122,8 @@ describe("a site: deploy, ls, logs, rollback, secret, rm", () => {
       To deploy to it, from another terminal:
         export EDGEFN_SITE=http://127.0.0.1:<port> EDGEFN_TOKEN=$(cat site-a/control.token)
         edgefn deploy ./fns
-
-      Showing the site's logs. Press Ctrl+C to stop it."
+      Or let it pull its functions from git:
+        edgefn gitops attach --repo <url or path> --branch main"
     `);
   });
 

@@ -82,22 +82,7 @@ export default defineCommand({
         hint: "Choose a new directory, or pass --force to write the template's files into it.",
       });
     }
-    await mkdir(target, { recursive: true });
-    await cp(templateDir, target, {
-      recursive: true,
-      force: true,
-      filter: (src) => {
-        const base = path.basename(src);
-        return src === templateDir || (base !== "node_modules" && !base.startsWith(".") && base !== "tsconfig.json");
-      },
-    });
-    await writeManifest(path.join(target, MANIFEST_FILE), name);
-    await writeFile(path.join(target, "tsconfig.json"), await tsconfigText());
-
-    const files = (await readdir(target, { recursive: true, withFileTypes: true }))
-      .filter((e) => e.isFile())
-      .map((e) => path.join(e.parentPath, e.name))
-      .sort();
+    const files = await scaffoldFunction(target, name, templateDir);
     const template = path.basename(templateDir);
     out.data({ name, dir: target, template, files });
     out.success(`Created function ${name} in ${displayPath(target)} from the ${template} template`);
@@ -110,6 +95,25 @@ export default defineCommand({
     out.log(`  curl http://127.0.0.1:8787/${name}/`);
   },
 });
+
+/** Writes a function named `name` into `target` from a template folder; returns the files written. */
+export async function scaffoldFunction(target: string, name: string, templateDir = resolveTemplate("hello")): Promise<string[]> {
+  await mkdir(target, { recursive: true });
+  await cp(templateDir, target, {
+    recursive: true,
+    force: true,
+    filter: (src) => {
+      const base = path.basename(src);
+      return src === templateDir || (base !== "node_modules" && !base.startsWith(".") && base !== "tsconfig.json");
+    },
+  });
+  await writeManifest(path.join(target, MANIFEST_FILE), name);
+  await writeFile(path.join(target, "tsconfig.json"), await tsconfigText());
+  return (await readdir(target, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+}
 
 /** DNS-1123 label, since the name is also the VAN service name and a Kubernetes name. */
 function checkName(name: string, fromFlag: boolean): string {

@@ -11,7 +11,7 @@ import { formatLogLine } from "../dev-log.ts";
 import { CliError } from "../errors.ts";
 import { createOutput, type Output } from "../output.ts";
 import { displayPath } from "../project.ts";
-import { hostPort, startRuntimeProcess, type RuntimeProcess } from "../runtime-process.ts";
+import { hostPort, SITE_MAIN, startRuntimeProcess, type RuntimeProcess } from "../runtime-process.ts";
 import { loadSiteDir } from "../site-dir.ts";
 
 const args = {
@@ -84,6 +84,7 @@ export default defineCommand({
               trust,
               addressFlags: a.van === undefined ? "--http or --control" : "--http, --control or --van",
               env: { EDGEFN_STATE_DIR: site.dir },
+              entry: SITE_MAIN,
               signal: stop.signal,
               onLine: (line, stream) => printLine(out, line, stream),
             }),
@@ -115,6 +116,8 @@ export default defineCommand({
       out.log("To deploy to it, from another terminal:");
       out.log(`  export EDGEFN_SITE=${ready.controlUrl} EDGEFN_TOKEN=$(cat ${shellQuote(displayPath(site.files.token))})`);
       out.log("  edgefn deploy ./fns");
+      out.log("Or let it pull its functions from git:");
+      out.log("  edgefn gitops attach --repo <url or path> --branch main");
       if (van !== undefined) {
         out.log("To link another site to this one (if this one holds the network's CA; `edgefn status` says):");
         out.log("  edgefn token create > a.token");

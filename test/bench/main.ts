@@ -13,6 +13,7 @@
  *                                             [--van-duration 4] [--van-load-inflight 100] [--van-max-s 10]
  *                                             [--van-failovers 3] [--van-reach 5]
  *                                             [--skip-admission | --admission-only] [--admission-duration 5]
+ *                                             [--skip-gitops | --gitops-only] [--gitops-pushes 10] [--gitops-interval 2]
  */
 import { existsSync } from "node:fs";
 import { availableParallelism, loadavg } from "node:os";
@@ -21,6 +22,7 @@ import { RUNTIME_MAIN } from "../helpers/runtime.ts";
 import type { RuntimeHandle } from "../helpers/runtime.ts";
 import { BASELINES, startBaseline } from "./baselines.ts";
 import { measureDeployToLive, type DeployToLive } from "./deploy.ts";
+import { measureCommitToLive, type CommitToLive } from "./gitops.ts";
 import { buildHello, measureColdStart, measureMemory, startEdgefn } from "./edgefn.ts";
 import type { ColdStart, Memory } from "./edgefn.ts";
 import { median, runLoad } from "./load.ts";
@@ -53,6 +55,10 @@ const { values: args } = parseArgs({
     "skip-admission": { type: "boolean", default: false },
     "admission-only": { type: "boolean", default: false },
     "admission-duration": { type: "string", default: "5" },
+    "skip-gitops": { type: "boolean", default: false },
+    "gitops-only": { type: "boolean", default: false },
+    "gitops-pushes": { type: "string", default: "10" },
+    "gitops-interval": { type: "string", default: "2" },
   },
 });
 const settings = {
@@ -76,6 +82,8 @@ const settings = {
   vanOnly: args["van-only"],
   admissionS: args["skip-admission"] ? null : Number(args["admission-duration"]),
   admissionOnly: args["admission-only"],
+  gitops: args["skip-gitops"] ? null : { pushes: Number(args["gitops-pushes"]), intervalS: Number(args["gitops-interval"]) },
+  gitopsOnly: args["gitops-only"],
 };
 
 interface Target {
@@ -93,6 +101,7 @@ interface Summary {
   deployToLive: DeployToLive | null;
   van: VanResult | null;
   admission: AdmissionResult | null;
+  commitToLive: CommitToLive | null;
   notes: string[];
 }
 
@@ -101,12 +110,19 @@ async function main(): Promise<Summary> {
   const stops: (() => Promise<void>)[] = [];
   const targets: Target[] = [];
   let edgefn: RuntimeHandle | undefined;
-  if (settings.vanOnly || settings.admissionOnly) {
+  if (settings.vanOnly || settings.admissionOnly || settings.gitopsOnly) {
     const van = settings.van === null || !settings.vanOnly ? null : await measureVan(settings.van, progress);
     const admission = settings.admissionS === null || !settings.admissionOnly ? null : await measureAdmission(settings.admissionS, progress);
+    let commitToLive: CommitToLive | null = null;
+    let deployToLive: DeployToLive | null = null;
+    if (settings.gitops !== null && settings.gitopsOnly) {
+      progress(`deploy-to-live: ${settings.deploys} deploys of hello with edgefn deploy (the push baseline)`);
+      deployToLive = await measureDeployToLive(settings.deploys);
+      commitToLive = await measureGitops(settings.gitops);
+    }
     const [load1] = loadavg();
     if (load1! > availableParallelism()) notes.push(`the machine was busy (load average ${fmt(load1!, 1)} on ${availableParallelism()} CPUs): absolute figures are noise`);
-    return { rows: [], ratio: null, cold: null, memory: null, deployToLive: null, van, admission, notes: [...(van?.notes ?? []), ...notes] };
+    return { rows: [], ratio: null, cold: null, memory: null, deployToLive, van, admission, commitToLive, notes: [...(van?.notes ?? []), ...notes] };
   }
   const hello = await buildHello();
   try {
@@ -163,6 +179,7 @@ async function main(): Promise<Summary> {
     const van = settings.van === null ? null : await measureVan(settings.van, progress);
     if (van) notes.push(...van.notes);
     const admission = settings.admissionS === null ? null : await measureAdmission(settings.admissionS, progress);
+    const commitToLive = settings.gitops === null ? null : await measureGitops(settings.gitops);
 
     const rows = targets.map((t) => ({
       name: t.name,
@@ -186,7 +203,7 @@ async function main(): Promise<Summary> {
       notes.push("the load generator used >= 90% of a CPU in some runs: it, not the server, may be the limit there, which narrows ratios");
     }
     const edge = rows.find((r) => r.name === "edgefn hello");
-    return { rows, ratio: edge ? edge.requestsPerS / raw.requestsPerS : null, cold, memory, deployToLive, van, admission, notes };
+    return { rows, ratio: edge ? edge.requestsPerS / raw.requestsPerS : null, cold, memory, deployToLive, van, admission, commitToLive, notes };
   } finally {
     for (const stop of stops.reverse()) await stop();
   }
@@ -226,6 +243,7 @@ function report(s: Summary): void {
       `deploy-to-live (edgefn deploy start -> first call answering the new version), ${d.deploys} deploys: p50 ${fmt(d.p50Ms, 0)} ms, p99 ${fmt(d.p99Ms, 0)} ms (cli process until exit p50 ${fmt(d.cliP50Ms, 0)} ms)   (target p50 <= ${TARGETS.deployToLiveP50Ms} ms)  ${mark(d.p50Ms <= TARGETS.deployToLiveP50Ms)}`,
     );
   }
+  if (s.commitToLive) out.push(...reportGitops(s.commitToLive, s.deployToLive));
   if (s.van) out.push(...reportVan(s.van, mark));
   if (s.admission) out.push(...reportAdmission(s.admission, mark));
   for (const note of s.notes) out.push(`note: ${note}`);
@@ -242,6 +260,22 @@ function report(s: Summary): void {
     van: s.van === null ? null : (({ notes: _notes, ...van }) => van)(s.van), // its notes are in `notes`
   };
   process.stdout.write(`${JSON.stringify(json)}\n`);
+}
+
+async function measureGitops(gitops: { pushes: number; intervalS: number }): Promise<CommitToLive> {
+  progress(`commit-to-live: ${gitops.pushes} pushes with the webhook, ${Math.ceil(gitops.pushes / 2)} with polling every ${gitops.intervalS} s (git over smart HTTP on loopback)`);
+  return measureCommitToLive(gitops.pushes, gitops.intervalS);
+}
+
+function reportGitops(c: CommitToLive, push: DeployToLive | null): string[] {
+  const ratio = (ms: number) => (push === null || !(push.p50Ms > 0) ? "" : ` = ${fmt(ms / push.p50Ms, 2)}x edgefn deploy's deploy-to-live`);
+  const failed = (r: CommitToLive["webhook"]) => (r.failures === 0 ? "" : `, ${r.failures} never went live (${r.firstFailure})`);
+  return [
+    "",
+    "GitOps commit-to-live (git push -> first call answering the new commit; site pulls over smart HTTP, gitops.ts)",
+    `with the webhook, ${c.webhook.pushes} pushes: p50 ${fmt(c.webhook.p50Ms, 0)} ms, p99 ${fmt(c.webhook.p99Ms, 0)} ms${ratio(c.webhook.p50Ms)}${failed(c.webhook)}`,
+    `polling every ${c.polling.intervalS} s, ${c.polling.pushes} pushes: p50 ${fmt(c.polling.p50Ms, 0)} ms, p99 ${fmt(c.polling.p99Ms, 0)} ms (expected about half the interval plus one sync)${failed(c.polling)}`,
+  ];
 }
 
 function reportAdmission(a: AdmissionResult, mark: (met: boolean) => string): string[] {

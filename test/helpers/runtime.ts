@@ -24,6 +24,8 @@ export const REPO_ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** Node 24 from the project (system node may be older); isolated-vm needs --no-node-snapshot. */
 export const NODE = `${REPO_ROOT}node_modules/.bin/node`;
 export const RUNTIME_MAIN = `${REPO_ROOT}runtime/main.ts`;
+/** What `edgefn site up` runs: the runtime and the GitOps agent. */
+export const SITE_MAIN = `${REPO_ROOT}cli/site-main.ts`;
 
 export interface StartRuntimeOptions {
   /** EDGEFN_SITE_NAME; default "test". */
@@ -32,6 +34,8 @@ export interface StartRuntimeOptions {
   log?: string;
   /** More environment for the runtime process. */
   env?: Record<string, string>;
+  /** The process entry; default runtime/main.ts (SITE_MAIN adds the GitOps agent). */
+  entry?: string;
   readyTimeoutMs?: number;
 }
 
@@ -64,7 +68,8 @@ process.once("exit", () => {
 
 export async function startRuntime(opts: StartRuntimeOptions = {}): Promise<RuntimeHandle> {
   const token = randomBytes(24).toString("hex");
-  const child = spawn(NODE, ["--no-node-snapshot", RUNTIME_MAIN], {
+  const entry = opts.entry ?? RUNTIME_MAIN;
+  const child = spawn(NODE, ["--no-node-snapshot", entry], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
@@ -82,7 +87,7 @@ export async function startRuntime(opts: StartRuntimeOptions = {}): Promise<Runt
     detached: true,
   });
   const pid = child.pid;
-  if (pid === undefined) throw new Error(`could not spawn ${NODE} ${RUNTIME_MAIN}`);
+  if (pid === undefined) throw new Error(`could not spawn ${NODE} ${entry}`);
   running.add(pid);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   void exited.then(() => running.delete(pid));

@@ -38,6 +38,10 @@ export interface StartSiteOptions {
   dir?: string;
   env?: Record<string, string>;
   log?: string;
+  /** The process entry (runtime.ts's SITE_MAIN: with the GitOps agent); default runtime/main.ts. */
+  entry?: string;
+  /** false: no VAN listener (a lone site; `vanPort` is 0). Default true. */
+  van?: boolean;
 }
 
 const dirs: string[] = [];
@@ -51,10 +55,11 @@ export async function startSite(name: string, opts: StartSiteOptions = {}): Prom
   const rt = await startRuntime({
     site: name,
     log: opts.log ?? "info",
-    env: { EDGEFN_VAN_LISTEN: "127.0.0.1:0", EDGEFN_STATE_DIR: dir, EDGEFN_SITE_TRUST: opts.trust ?? "trusted", ...opts.env },
+    ...(opts.entry === undefined ? {} : { entry: opts.entry }),
+    env: { ...(opts.van === false ? {} : { EDGEFN_VAN_LISTEN: "127.0.0.1:0" }), EDGEFN_STATE_DIR: dir, EDGEFN_SITE_TRUST: opts.trust ?? "trusted", ...opts.env },
   });
   const ready = JSON.parse(rt.logs.find((l) => l.includes('"event":"ready"')) ?? "{}") as { vanPort?: number };
-  if (typeof ready.vanPort !== "number") throw new Error(`site ${name} printed no vanPort in its ready line: ${rt.logs[0]}`);
+  if (typeof ready.vanPort !== "number" && opts.van !== false) throw new Error(`site ${name} printed no vanPort in its ready line: ${rt.logs[0]}`);
   const api: SiteHandle["api"] = async (method, path, body) => {
     const res = await fetch(`${rt.controlUrl}${path}`, {
       method,
@@ -67,7 +72,7 @@ export async function startSite(name: string, opts: StartSiteOptions = {}): Prom
   return {
     ...rt,
     name,
-    vanPort: ready.vanPort,
+    vanPort: ready.vanPort ?? 0,
     dir,
     api,
     async workerPid() {
