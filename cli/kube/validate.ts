@@ -35,7 +35,7 @@ export interface Problem {
   message: string;
 }
 
-interface ModelClass {
+export interface ModelClass {
   new (data: never): { validate(): void };
 }
 
@@ -54,7 +54,7 @@ const MODELS: Record<string, { apiVersion: string; model: ModelClass; file: stri
   RoleBinding: { apiVersion: "rbac.authorization.k8s.io/v1", model: RoleBinding, file: "rbac.authorization.k8s.io/v1/RoleBinding" },
 };
 
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL_1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
@@ -99,7 +99,7 @@ export function formatProblems(problems: Problem[]): string {
   return problems.map((p) => `${p.object}: ${p.path === "" ? "" : `${p.path}: `}${p.message}`).join("\n");
 }
 
-type Add = (path: string, message: string) => void;
+export type Add = (path: string, message: string) => void;
 
 function checkSchema(obj: KubeObject, add: Add): void {
   if (obj.kind === KIND) {
@@ -118,14 +118,22 @@ function checkSchema(obj: KubeObject, add: Add): void {
     return;
   }
   if (obj.apiVersion !== entry.apiVersion) add("apiVersion", `must be ${entry.apiVersion} for ${obj.kind}`);
+  modelProblems(obj, entry.model, entry.file, add);
+}
+
+/**
+ * What the model's validate() (the API's OpenAPI schema) refuses, and the fields it lets
+ * through that the API does not know (`file`: the model's declaration, as known-fields.ts takes it).
+ */
+export function modelProblems(obj: KubeObject, model: ModelClass, file: string, add: Add): void {
   try {
-    new entry.model(obj as never).validate();
+    new model(obj as never).validate();
   } catch (err) {
     const errors = (err as { errors?: { instancePath: string; message?: string }[] }).errors;
     if (!Array.isArray(errors)) throw err;
     for (const e of errors) add(dotted(e.instancePath), e.message ?? "is invalid");
   }
-  for (const path of unknownFields(obj, entry.file)) add(path, `unknown field "${path.split(/[.[]/).at(-1)}"`);
+  for (const path of unknownFields(obj, file)) add(path, `unknown field "${path.split(/[.[]/).at(-1)}"`);
 }
 
 function checkLabels(labels: unknown, at: string, add: Add): void {
