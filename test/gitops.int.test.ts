@@ -8,7 +8,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -291,6 +291,28 @@ describe("GitOps: sites pull their functions from git", () => {
     const status = await runCli(["gitops", "status", "--json", ...target], { cwd });
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout).gitops).toMatchObject({ attached: true, repo: fleet, state: "synced" });
+
+    // A package the repository does not vendor (hono) resolves from edgefn's own install.
+    const hono = path.join(fleet, "functions", "api");
+    mkdirSync(hono, { recursive: true });
+    writeFileSync(path.join(hono, "edgefn.yaml"), manifest("api"));
+    writeFileSync(path.join(hono, "index.ts"), 'import { Hono } from "hono";\nconst app = new Hono();\napp.get("*", (c) => c.json({ hono: true }));\nexport default app;\n');
+    git("add", "-A");
+    git("commit", "--quiet", "-m", "a hono app");
+    const synced = await runCli(["gitops", "sync", ...target], { cwd });
+    expect(synced.code, synced.stderr).toBe(0);
+    expect(synced.stdout).toMatch(/api +deployed/);
+    expect(synced.stdout).toMatch(/hello +unchanged/);
+    expect(JSON.parse((await get(site, "api")).text)).toEqual({ hono: true });
+
+    // A commit that fails: sync exits 1 and names the file.
+    writeFileSync(path.join(hono, "index.ts"), 'import { nope } from "no-such-package";\nexport default { fetch: () => new Response(nope) };\n');
+    git("commit", "--quiet", "-am", "a package that is nowhere");
+    const failed = await runCli(["gitops", "sync", ...target], { cwd });
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toMatch(/error +ERR_BUILD_FAILED in commit [0-9a-f]{12}, functions\/api\/index\.ts/);
+    expect(failed.stderr).toContain("[ERR_GITOPS_FAILED]");
+    expect(JSON.parse((await get(site, "api")).text)).toEqual({ hono: true });
 
     const bad = await runCli(["gitops", "attach", "--repo", path.join(root, "no-such-repo"), ...target], { cwd });
     expect(bad.code).toBe(1);
