@@ -31,6 +31,7 @@ import {
   type GitopsError,
   type GitopsStatus,
 } from "../../runtime/gitops-api.ts";
+import { isCodedError } from "../errors.ts";
 import { applyCommit, ManagedFunctionSchema, SkippedSchema } from "./apply-commit.ts";
 
 const WEBHOOK_PATH = "/v1/gitops/webhook";
@@ -248,6 +249,7 @@ class Agent implements GitopsAgent {
     const dir = this.#dir!;
     const log = this.#ctx.logger;
     const now = () => new Date().toISOString();
+    // isomorphic-git loads only once a site is attached.
     const { fetchBranch, exportTree, GitError } = await import("./git.ts");
     let fetched: Awaited<ReturnType<typeof fetchBranch>>;
     try {
@@ -295,8 +297,11 @@ class Agent implements GitopsAgent {
         nodePaths: NODE_PATHS,
       });
     } catch (error) {
-      if (!(error instanceof GitError)) throw error;
-      outcome = { ok: false, error: { code: error.code, message: error.message, ...(error.hint === undefined ? {} : { hint: error.hint }) }, functions: [] };
+      // A path missing from the commit, or a failure of the site itself (a full disk, a crashed
+      // isolate host): the commit counts as failed and the site stays where it was.
+      if (!isCodedError(error)) log.error({ err: error, commit: commit.commit }, "applying a commit failed unexpectedly");
+      const failure = isCodedError(error) ? error : { code: "ERR_INTERNAL", message: (error as Error).message, hint: "this is a bug in edgefn; see the site's log" };
+      outcome = { ok: false, error: { code: failure.code, message: failure.message, ...(failure.hint === undefined ? {} : { hint: failure.hint }) }, functions: [] };
     } finally {
       await rm(checkout, { recursive: true, force: true });
     }
