@@ -136,6 +136,12 @@ describe("GitOps: sites pull their functions from git", () => {
     expect((await hook({ "x-hub-signature-256": `sha256=${createHmac("sha256", "wrong").update("{}").digest("hex")}` })).status).toBe(401);
     expect((await get(site, "hello")).text).toBe("hello v1");
 
+    // A push to another branch is accepted and changes nothing.
+    const other = JSON.stringify({ ref: "refs/heads/feature" });
+    expect((await hook({ authorization: `Bearer ${webhookToken}` }, other)).status).toBe(202);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await get(site, "hello")).text).toBe("hello v1");
+
     const body = JSON.stringify({ ref: "refs/heads/main" });
     const res = await hook({ "x-hub-signature-256": `sha256=${createHmac("sha256", webhookToken).update(body).digest("hex")}` }, body);
     expect(res.status).toBe(202);
@@ -252,6 +258,17 @@ describe("GitOps: sites pull their functions from git", () => {
     await repo.push();
     expect((await sync(sites["edge-1"]!)).state).toBe("synced");
     expect((await get(sites["edge-1"]!, "greet")).text).toBe("hello v3");
+  });
+
+  it("a function changed or removed by hand is put back at the next check (drift)", async () => {
+    const site = sites["edge-1"]!;
+    const before = (await gitops(site)).functions.find((f) => f.name === "greet")!;
+    expect((await site.api("DELETE", "/v1/functions/greet")).status).toBe(200);
+    expect(await notServed(site, "greet")).toBe(true);
+    const status = await sync(site);
+    expect(status.state).toBe("synced");
+    expect((await get(site, "greet")).text).toBe("hello v3");
+    expect(status.functions.find((f) => f.name === "greet")).toMatchObject({ digest: before.digest });
   });
 
   it("a restarted site keeps its commit and functions, and redeploys nothing", async () => {

@@ -213,8 +213,12 @@ class Agent implements GitopsAgent {
       (bearer !== undefined && sameSecret(bearer, token)) ||
       (gitlab !== undefined && sameSecret(gitlab, token)) ||
       (signature !== undefined && sameSecret(signature, `sha256=${createHmac("sha256", token).update(body).digest("hex")}`));
-    if (ok) void this.#run(true).catch((error: unknown) => this.#ctx.logger.error({ err: error }, "GitOps sync from the webhook failed"));
-    return ok;
+    if (!ok) return false;
+    // A push to another branch (GitHub, Gitea and GitLab push events carry `ref`) changes nothing here.
+    const ref = pushedRef(body);
+    if (ref !== undefined && ref !== `refs/heads/${this.#config!.branch}`) return true;
+    void this.#run(true).catch((error: unknown) => this.#ctx.logger.error({ err: error }, "GitOps sync from the webhook failed"));
+    return true;
   }
 
   async close(): Promise<void> {
@@ -271,10 +275,14 @@ class Agent implements GitopsAgent {
     this.#failures = 0;
     const commit: CommitInfo = { commit: fetched.commit, message: fetched.message, committedAt: fetched.committedAt };
     this.#state = { ...this.#state, lastCheckAt: now(), offlineSince: null, fetchError: null, fetched: { ...commit, fetchedAt: now() } };
-    // The branch is where the site is (also after a failed commit was reverted by a force push).
+    // The branch is where the site is (also after a failed commit was reverted by a force push),
+    // and so are the functions: nothing to do. A function changed or removed by hand (drift) is
+    // put back as the commit has it, as Flux does.
     if (commit.commit === this.#state.applied?.commit) {
       this.#state = { ...this.#state, failedCommit: null, commitError: null };
-      return this.#persist();
+      const drifted = this.#drifted();
+      if (drifted.length === 0) return this.#persist();
+      log.warn({ functions: drifted }, `functions changed by hand since commit ${commit.commit.slice(0, 12)}: putting them back (${drifted.join(", ")})`);
     }
     if (commit.commit === this.#state.failedCommit && !force) return this.#persist();
 
@@ -317,6 +325,12 @@ class Agent implements GitopsAgent {
     await this.#persist();
   }
 
+  /** Functions this agent applied whose live version is not the one it applied (or that are gone). */
+  #drifted(): string[] {
+    const live = new Map(this.#ctx.site.list().map((f) => [f.name, f.digest]));
+    return this.#state.managed.filter((m) => live.get(m.name) !== m.digest).map((m) => m.name);
+  }
+
   #delayMs(): number {
     const interval = this.#config!.intervalS * 1_000;
     if (this.#failures === 0 || this.#state.offlineSince === null) return interval;
@@ -351,6 +365,16 @@ function notAttached(site: string): RuntimeError {
     status: 409,
     hint: "attach it: `edgefn gitops attach --repo <url> --branch main`",
   });
+}
+
+/** The `ref` of a push event's JSON body, if it is one. */
+function pushedRef(body: Uint8Array): string | undefined {
+  try {
+    const ref = (JSON.parse(new TextDecoder().decode(body)) as { ref?: unknown } | null)?.ref;
+    return typeof ref === "string" && ref.startsWith("refs/") ? ref : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Constant-time comparison of two secrets of any length. */
