@@ -223,6 +223,7 @@ export function createControlApp(deps: ControlDeps): Hono {
         attached: van !== undefined && van.router.consumers(`fn/${fn.name}`).length > 0,
       })),
       ...(load === undefined ? {} : { load }),
+      ...gitopsSummary(deps.gitops),
     };
     return c.json(status);
   });
@@ -258,6 +259,12 @@ export function createControlApp(deps: ControlDeps): Hono {
     });
   });
   return app;
+}
+
+function gitopsSummary(agent: GitopsAgent | undefined): Pick<SiteStatus, "gitops"> {
+  const g = agent?.status();
+  if (g === undefined || !g.attached) return {};
+  return { gitops: { repo: g.repo, branch: g.branch, state: g.state, applied: g.applied, offlineSince: g.offlineSince, error: g.error } };
 }
 
 function invalid(what: string, error: z.ZodError): RuntimeError {

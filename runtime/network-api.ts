@@ -11,6 +11,7 @@
  *   GET    /v1/status                 -> SiteStatus
  */
 import { z } from "zod";
+import { GitopsStatusSchema } from "./gitops-api.ts";
 import { FunctionNameSchema, PRIORITIES } from "./manifest.ts";
 
 export const TRUST = ["trusted", "untrusted"] as const;
@@ -160,5 +161,7 @@ export const SiteStatusSchema = z.object({
       limits: z.partialRecord(z.enum(PRIORITIES), z.number()),
     })
     .optional(),
+  /** Where the site pulls its functions from, when attached (`edgefn gitops status` has the rest). */
+  gitops: GitopsStatusSchema.pick({ repo: true, branch: true, state: true, applied: true, offlineSince: true, error: true }).optional(),
 });
 export type SiteStatus = z.output<typeof SiteStatusSchema>;

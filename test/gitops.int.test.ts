@@ -305,6 +305,9 @@ describe("GitOps: sites pull their functions from git", () => {
     // The previous repository's functions were this agent's: the new one prunes them.
     expect(await notServed(site, "greet")).toBe(true);
 
+    const siteStatus = await runCli(["status", ...target], { cwd });
+    expect(siteStatus.stdout).toMatch(new RegExp(`gitops +synced, at [0-9a-f]{12}, from ${fleet.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(main\\)`));
+
     const status = await runCli(["gitops", "status", "--json", ...target], { cwd });
     expect(status.code, status.stderr).toBe(0);
     expect(JSON.parse(status.stdout).gitops).toMatchObject({ attached: true, repo: fleet, state: "synced" });

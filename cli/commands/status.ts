@@ -38,6 +38,14 @@ export function describeLoad(load: NonNullable<SiteStatus["load"]>): string {
   return `${figures}; saturated, limiting ${limits} (the rest goes to other sites, or gets 503 + Retry-After)`;
 }
 
+/** "synced at 3f2a9c1b7d0e from https://git.example/fleet.git (main)", or what went wrong. */
+export function describeGitops(g: NonNullable<SiteStatus["gitops"]>): string {
+  const at = g.applied === null ? "nothing applied yet" : `at ${g.applied.commit.slice(0, 12)}`;
+  const problem = g.error === null ? "" : `: ${g.error.code}${g.error.file === undefined ? "" : ` in ${g.error.file}`}`;
+  const offline = g.offlineSince === null ? "" : ` since ${g.offlineSince}`;
+  return `${g.state}${offline}${problem}, ${at}, from ${g.repo} (${g.branch}); \`edgefn gitops status\` for more`;
+}
+
 /** The human form: site, network, links, sites, functions; each table aligned under a heading. */
 export function printStatus(out: Output, s: SiteStatus): void {
   const dim = (t: string) => out.style("dim", t);
@@ -51,6 +59,7 @@ export function printStatus(out: Output, s: SiteStatus): void {
   out.log(`${bold("Site")} ${s.site} ${dim(`(region ${s.region})`)}`);
   out.log(`  ingress  ${s.ingressUrl}`);
   if (s.load !== undefined) out.log(`  load     ${describeLoad(s.load)}`);
+  if (s.gitops !== undefined) out.log(`  gitops   ${describeGitops(s.gitops)}`);
   out.log();
 
   const n = s.network;
