@@ -5,20 +5,24 @@
  *
  * Each site is a real `edgefn site up`-style runtime process with its own router; edge-1 and
  * edge-2 link to cloud (which holds the network CA) with one-time tokens, over mutual TLS.
- * hello runs at edge-1 only; api, json-echo and stream at cloud. The tour makes real requests
- * and prints what came back, then the commands to try next. Ctrl+C stops all three.
+ * hello runs at edge-1 only; api, json-echo and stream at cloud; greet comes from a git
+ * repository (<dir>/fleet) that edge-2 pulls (GitOps). The tour makes real requests and
+ * prints what came back, then the commands to try next. Ctrl+C stops all three.
  *
  *   node cli/demo.ts [--port-offset N] [--dir .edgefn/demo]
  *     ports 8081-8083 (ingress), 9081-9083 (control), 5671-5673 (VAN), each + N
  */
-import { rm } from "node:fs/promises";
+import fs, { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import git from "isomorphic-git";
+import { parseDocument } from "yaml";
 import { bundleFunction, deploymentOf } from "./bundle.ts";
+import { scaffoldFunction } from "./commands/init.ts";
 import { createOutput } from "./output.ts";
 import { discoverFunctions } from "./project.ts";
-import { startRuntimeProcess, type RuntimeProcess } from "./runtime-process.ts";
+import { SITE_MAIN, startRuntimeProcess, type RuntimeProcess } from "./runtime-process.ts";
 import { createSiteClient, type SiteClient } from "./site-client.ts";
 import { createSiteDir } from "./site-dir.ts";
 
@@ -36,6 +40,8 @@ const SITES: DemoSite[] = [
   { name: "edge-1", index: 2, functions: ["hello"] },
   { name: "edge-2", index: 3, functions: [] },
 ];
+/** edge-2 checks the fleet repository this often (and at once on `edgefn gitops sync`). */
+const GITOPS_INTERVAL_S = 5;
 /** edge-1 and edge-2 link to cloud, which issues the tokens (it founded the network). */
 const LINKS = [
   { from: "edge-1", cost: 1 },
@@ -104,6 +110,7 @@ async function main(): Promise<void> {
           trust: "trusted",
           addressFlags: "--port-offset",
           env: { EDGEFN_STATE_DIR: dir, EDGEFN_LOG: "warn" },
+          entry: SITE_MAIN,
           onLine: (line, stream) => {
             if (stream === "stderr" || /"level":"(warn|error|fatal)"/.test(line)) process.stderr.write(`[${site.name}] ${line}\n`);
           },
@@ -141,10 +148,31 @@ async function main(): Promise<void> {
     }
   });
 
-  await tour(urls, clients);
+  const fleet = path.join(DEMO_DIR, "fleet");
+  await out.task(`Committing greet to a git repository (${path.relative(process.cwd(), fleet)}) and letting edge-2 pull it`, async () => {
+    await createFleet(fleet);
+    const { gitops } = await clients.get("edge-2")!.gitopsAttach({ repo: fleet, branch: "main", intervalS: GITOPS_INTERVAL_S });
+    if (gitops.state !== "synced") throw new Error(`edge-2 did not apply the fleet repository: ${gitops.error?.message ?? gitops.state}`);
+  });
+
+  await tour(urls, clients, fleet);
 }
 
-async function tour(urls: Map<string, string>, clients: Map<string, SiteClient>): Promise<void> {
+/** A git repository (isomorphic-git: no git binary needed) with one function, greet, placed at edge-2. */
+async function createFleet(dir: string): Promise<void> {
+  await git.init({ fs, dir, defaultBranch: "main" });
+  const fnDir = path.join(dir, "functions", "greet");
+  await scaffoldFunction(fnDir, "greet");
+  const manifestPath = path.join(fnDir, "edgefn.yaml");
+  const doc = parseDocument(await readFile(manifestPath, "utf8"));
+  doc.setIn(["spec", "env", "GREETING"], "Hello from git");
+  doc.setIn(["spec", "placement", "sites"], ["edge-2"]);
+  await writeFile(manifestPath, doc.toString());
+  await git.add({ fs, dir, filepath: "." });
+  await git.commit({ fs, dir, message: "greet, for edge-2", author: { name: "edgefn demo", email: "demo@edgefn.invalid" } });
+}
+
+async function tour(urls: Map<string, string>, clients: Map<string, SiteClient>, fleet: string): Promise<void> {
   const [cloud, edge1, edge2] = ["cloud", "edge-1", "edge-2"].map((n) => urls.get(n)!);
   const dim = (text: string) => out.style("dim", text);
   out.log();
@@ -166,6 +194,10 @@ async function tour(urls: Map<string, string>, clients: Map<string, SiteClient>)
     out.log(`   ${s.site.padEnd(7)} cost ${String(s.cost).padEnd(2)} via ${(s.via ?? "-").padEnd(7)} serves ${s.functions.join(", ") || "-"}`);
   }
 
+  out.log();
+  out.log(`4. greet is not deployed by anyone: edge-2 pulled it from git (${path.relative(process.cwd(), fleet)}). Ask edge-1:`);
+  await show(`curl ${edge1}/greet/`);
+
   const token = (name: string) => `$(cat ${path.relative(process.cwd(), path.join(DEMO_DIR, name, "control.token"))})`;
   const control = (name: string) => clients.get(name)!.target.url;
   out.log();
@@ -178,6 +210,11 @@ async function tour(urls: Map<string, string>, clients: Map<string, SiteClient>)
   out.log(`  npx edgefn rm hello --site ${control("edge-1")} --token ${token("edge-1")}`);
   out.log(`  curl -i ${edge1}/hello/`);
   out.log(`  curl ${cloud}/stream/   ${dim("# server-sent events, streamed")}`);
+  out.log(dim(`  # change greet in git: edge-2 applies the commit within ${GITOPS_INTERVAL_S} s`));
+  const fleetPath = path.relative(process.cwd(), fleet);
+  out.log(`  sed -i 's/Hello from git/Hi from git/' ${fleetPath}/functions/greet/edgefn.yaml && git -C ${fleetPath} commit -qam "Hi"`);
+  out.log(`  curl ${edge2}/greet/`);
+  out.log(`  npx edgefn gitops status --site ${control("edge-2")} --token ${token("edge-2")}`);
   out.log();
   out.success("The network is up. Press Ctrl+C to stop it.");
 }

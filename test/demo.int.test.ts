@@ -1,6 +1,7 @@
 /**
  * `npm run demo` as a user runs it (cli/demo.ts, a real process): three sites come up, link,
- * deploy the examples, the tour's calls succeed, and Ctrl+C (SIGINT) stops everything.
+ * deploy the examples, edge-2 pulls greet from a git repository, the tour's calls succeed, and
+ * Ctrl+C (SIGINT) stops everything.
  * Ports are offset at random so the test does not collide with a demo someone is running.
  */
 import { spawn } from "node:child_process";
@@ -36,6 +37,8 @@ it("brings up three linked sites, runs the tour, and stops on Ctrl+C", async () 
   expect(output).toContain("x-edgefn-site: edge-1");
   expect(output).toMatch(/api\/items\/1\n\s+HTTP 200 {2}x-edgefn-site: cloud/);
   expect(output).toMatch(/edge-1 +cost 1 +via edge-1 +serves hello/);
+  // greet, pulled from the demo's git repository by edge-2, called at edge-1.
+  expect(output).toMatch(/greet\/\n\s+HTTP 200 {2}x-edgefn-site: edge-2\n\s+\{"message":"Hello from git from edge-2!"/);
   // And one of our own: hello, only at edge-1, from edge-2's ingress.
   const res = await fetch(`http://127.0.0.1:${8083 + offset}/hello/`);
   expect(res.status).toBe(200);
