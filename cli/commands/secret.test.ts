@@ -5,6 +5,7 @@ import { Readable } from "node:stream";
 import { describe, expect, it, vi } from "vitest";
 import { useTmpDir } from "../../test/helpers/tmp.ts";
 import { renderUsage } from "../command.ts";
+import { displayPath } from "../project.ts";
 import { keyIdOf, openSealed } from "../sealed.ts";
 import { createSiteDir, type SiteDir } from "../site-dir.ts";
 import secretCommand, { readSecretValue } from "./secret.ts";
@@ -61,7 +62,10 @@ describe("edgefn secret seal", () => {
     openSealed(JSON.parse(json), { privateKeyPem: readFileSync(site.files.key, "utf8"), site: site.config.name, ...(file === undefined ? {} : { file }) });
 
   /** Masks what changes from run to run: temp dirs and key ids. */
-  const mask = (s: string, dir: string) => s.split(dir).join("<tmp>").replace(/sha256:[0-9a-f]{64}/g, "sha256:<keyId>");
+  // Paths are shown relative to the working directory when that is shorter (displayPath): a
+  // checkout next to the temporary folders (CI clones into /tmp) shows them as ../edgefn-test-….
+  const mask = (s: string, dir: string) =>
+    s.split(dir).join("<tmp>").split(displayPath(dir)).join("<tmp>").replace(/sha256:[0-9a-f]{64}/g, "sha256:<keyId>");
 
   it("from a site directory: writes --out (creating folders) that only that site opens", async () => {
     const site = await siteDir();
@@ -168,7 +172,7 @@ describe("edgefn secret seal", () => {
 
     const privateKey = await seal(["hello", "API_KEY", "--key", site.files.key, "--for", "edge-1"]);
     expect(privateKey.code).toBe(1);
-    expect(privateKey.stderr.split(site.dir).join("<site>")).toMatchInlineSnapshot(`
+    expect(mask(privateKey.stderr, site.dir).replace("<tmp>", "<site>")).toMatchInlineSnapshot(`
       "error: <site>/keys/site.key is a private key, not a public key. [ERR_SEALED_KEY_INVALID]
       hint: Seal to the site's keys/site.pub, the X25519 key \`edgefn site init\` writes (or pass --site and edgefn fetches it)."
     `);
@@ -177,7 +181,7 @@ describe("edgefn secret seal", () => {
     writeFileSync(edFile, generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }));
     const wrongKey = await seal(["hello", "API_KEY", "--key", edFile, "--for", "edge-1"]);
     expect(wrongKey.code).toBe(1);
-    expect(wrongKey.stderr.split(site.dir).join("<site>")).toMatchInlineSnapshot(`
+    expect(mask(wrongKey.stderr, site.dir).replace("<tmp>", "<site>")).toMatchInlineSnapshot(`
       "error: <site>/ed.pub is not an X25519 key (it is ed25519). [ERR_SEALED_KEY_INVALID]
       hint: Seal to the site's keys/site.pub, the X25519 key \`edgefn site init\` writes (or pass --site and edgefn fetches it)."
     `);

@@ -123,13 +123,14 @@ export async function applyCommit(input: ApplyInput): Promise<ApplyOutcome> {
       }
       if (info === undefined) throw new Error(`function ${name} is neither built nor live`);
       const changed = p.build !== undefined && (before === undefined || before.version !== info.version);
-      results.push({ name, file: p.file, result: changed ? "deployed" : "unchanged", version: info.version, digest: info.digest, commit: changed ? input.commit : (p.previous?.commit ?? input.commit), secrets: secretNames });
+      const commit = changed ? input.commit : (p.previous?.commit ?? input.commit);
+      results.push({ name, file: p.file, result: changed ? "deployed" : "unchanged", version: info.version, digest: info.digest, commit, secrets: secretNames });
       managed.push({
         name,
         file: p.file,
         digest: info.digest,
         version: info.version,
-        commit: changed ? input.commit : (p.previous?.commit ?? input.commit),
+        commit,
         manifestHash: p.manifestHash,
         inputs: p.build?.inputs ?? p.previous?.inputs ?? {},
         secrets: Object.fromEntries([...p.secrets].map(([secret, s]) => [secret, s.hash])),
@@ -286,8 +287,10 @@ function toRepoPath(input: Pick<ApplyInput, "checkout" | "repoPath">, abs: strin
 /** Any error as a CommitFailure, with checkout paths turned into repository paths. */
 function failureOf(error: unknown, input: Pick<ApplyInput, "checkout" | "repoPath">, file: string | undefined): CommitFailure {
   if (error instanceof CommitError) return error.failure;
-  const prefix = input.checkout + path.sep;
-  const clean = (s: string) => s.split(prefix).join(input.repoPath === "." ? "" : `${input.repoPath}/`);
+  // Errors name files as displayPath does: absolute, or relative to the working directory when shorter.
+  const relative = path.relative(process.cwd(), input.checkout);
+  const prefixes = [input.checkout + path.sep, ...(relative === "" ? [] : [relative + path.sep])];
+  const clean = (s: string) => prefixes.reduce((text, prefix) => text.split(prefix).join(input.repoPath === "." ? "" : `${input.repoPath}/`), s);
   if (isCodedError(error)) {
     const message = error.details === undefined ? error.message : `${error.message}\n${error.details}`;
     return { code: error.code, message: clean(message), ...(error.hint === undefined ? {} : { hint: clean(error.hint) }), ...(file === undefined ? {} : { file }) };
