@@ -2,7 +2,8 @@
  * The GitOps agent of a site process (cli/site-main.ts): pulls the attached repository every
  * interval (or at once, on the webhook or `edgefn gitops sync`), and applies each new commit
  * with apply-commit.ts. A commit that fails leaves the site at its last good commit and is not
- * tried again until a newer one arrives (or a sync is asked for). An unreachable remote is
+ * tried again until a newer one arrives (or a sync is asked for), unless the site itself failed
+ * (SITE_FAILURES): then each check retries it. An unreachable remote is
  * retried with backoff (1 s doubling, up to the interval) while the site serves what it has.
  *
  * Its files, under `<site-dir>/state/gitops/` (0600/0700, written atomically):
@@ -41,13 +42,22 @@ const FETCH_TIMEOUT_MS = 20_000;
 /** Packages a repository does not vendor resolve from edgefn's own install (hono, zod, …). */
 const NODE_PATHS = [fileURLToPath(new URL("../../node_modules", import.meta.url))];
 
+/**
+ * Failures of the site rather than of the commit (the isolate host died under the deploy, the
+ * disk refused the state, a bug): the same commit may well apply at the next check.
+ */
+const SITE_FAILURES = new Set(["ERR_ISOLATE_CRASHED", "ERR_STATE_WRITE", "ERR_INTERNAL"]);
+
 const StoredConfigSchema = GitopsAttachSchema.extend({ webhookToken: z.string().min(32) });
 type StoredConfig = z.output<typeof StoredConfigSchema>;
 
 const AgentStateSchema = z.object({
   applied: CommitInfoSchema.extend({ appliedAt: z.string() }).nullable(),
   fetched: CommitInfoSchema.extend({ fetchedAt: z.string() }).nullable(),
-  /** The newest commit that failed; not tried again until a newer one (or a sync). */
+  /**
+   * The newest commit that failed: not tried again until a newer one (or a sync), unless it
+   * failed for a reason of the site's own (see SITE_FAILURES), when each check retries it.
+   */
   failedCommit: z.string().nullable(),
   /** Why failedCommit was not applied. */
   commitError: GitopsErrorSchema.nullable(),
@@ -284,7 +294,8 @@ class Agent implements GitopsAgent {
       if (drifted.length === 0) return this.#persist();
       log.warn({ functions: drifted }, `functions changed by hand since commit ${commit.commit.slice(0, 12)}: putting them back (${drifted.join(", ")})`);
     }
-    if (commit.commit === this.#state.failedCommit && !force) return this.#persist();
+    const retry = force || SITE_FAILURES.has(this.#state.commitError?.code ?? "");
+    if (commit.commit === this.#state.failedCommit && !retry) return this.#persist();
 
     const checkout = path.join(dir, "checkout");
     await rm(checkout, { recursive: true, force: true });
