@@ -154,3 +154,8 @@ export function formatBytes(n: number): string {
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(2)} MiB`;
 }
+
+/** How the user runs edgefn, for the commands we print: `npx edgefn` under npx, else `edgefn`. */
+export function edgefnCommand(): string {
+  return process.env["npm_command"] === "exec" ? "npx edgefn" : "edgefn";
+}

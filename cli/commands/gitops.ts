@@ -11,15 +11,13 @@ import { BranchSchema, GITOPS_MAX_INTERVAL_S, GITOPS_MIN_INTERVAL_S, RepoPathSch
 import { SiteNameSchema } from "../../runtime/network-api.ts";
 import { defineCommand, validateArgs } from "../command.ts";
 import { CliError } from "../errors.ts";
-import { createOutput, type Output } from "../output.ts";
+import { createOutput, edgefnCommand, type Output } from "../output.ts";
 import { displayPath } from "../project.ts";
 import { createSiteClient } from "../site-client.ts";
 import { resolveTarget, TARGET_ARGS } from "../target.ts";
 import { scaffoldFunction } from "./init.ts";
 import { alignRows } from "./link.ts";
 import { formatDuration, parseDuration } from "./token.ts";
-
-const bin = () => (process.env["npm_command"] === "exec" ? "npx edgefn" : "edgefn");
 
 // ---------------------------------------------------------------- init
 
@@ -70,7 +68,7 @@ const init = defineCommand({
     out.log("Next steps:");
     out.log(`  cd ${displayPath(root)} && git init -b main && git add -A && git commit -m "edgefn functions"`);
     out.log("  git remote add origin <url> && git push -u origin main");
-    out.log(`  ${bin()} gitops attach --site <control-url> --repo <url> --branch main`);
+    out.log(`  ${edgefnCommand()} gitops attach --site <control-url> --repo <url> --branch main`);
   },
 });
 
@@ -281,7 +279,7 @@ function syncFailed(gitops: GitopsStatus): CliError {
 /** The human view of a GitopsStatus. */
 export function printStatus(out: Output, s: GitopsStatus): void {
   if (!s.attached) {
-    out.log(`Site ${s.site} is not attached to a git repository (\`${bin()} gitops attach --repo <url>\`).`);
+    out.log(`Site ${s.site} is not attached to a git repository (\`${edgefnCommand()} gitops attach --repo <url>\`).`);
     return;
   }
   const short = (c: string) => c.slice(0, 12);

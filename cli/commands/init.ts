@@ -8,7 +8,7 @@ import { z } from "zod";
 import { API_VERSION, FunctionNameSchema, KIND } from "../../runtime/manifest.ts";
 import { defineCommand, validateArgs } from "../command.ts";
 import { CliError } from "../errors.ts";
-import { createOutput } from "../output.ts";
+import { createOutput, edgefnCommand } from "../output.ts";
 import { displayPath, MANIFEST_FILE } from "../project.ts";
 
 const FUNCTIONS_DIR = fileURLToPath(new URL("../../functions/", import.meta.url));
@@ -88,7 +88,7 @@ export default defineCommand({
     out.success(`Created function ${name} in ${displayPath(target)} from the ${template} template`);
     for (const f of files) out.log(`  ${displayPath(f)}`);
     const parent = displayPath(path.dirname(target));
-    const bin = process.env["npm_command"] === "exec" ? "npx edgefn" : "edgefn";
+    const bin = edgefnCommand();
     out.log();
     out.log("Next steps:");
     out.log(`  ${bin} dev ${parent} --port 8787      # serve every function under ${parent}, reload on save`);

@@ -77,6 +77,13 @@ describe("the GitOps agent", () => {
     while (agent.status().state !== "synced" && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     expect(agent.status()).toMatchObject({ state: "synced", error: null });
     expect(stand.live.get("hello")?.version).toBe(1);
+
+    // A refused attach leaves the previous attachment checking as before.
+    await expect(agent.attach({ repo: repo.work, branch: "nope", path: ".", intervalS: 1, prune: true, gitUsername: "edgefn" })).rejects.toMatchObject({ code: "ERR_GITOPS_CONFIG" });
+    expect(agent.status()).toMatchObject({ attached: true, branch: "main", state: "synced" });
+    const checked = agent.status().lastCheckAt;
+    await new Promise((r) => setTimeout(r, 1_200));
+    expect(agent.status().lastCheckAt).not.toBe(checked);
   });
 
   it("does not retry a commit whose own content failed (it will fail again) until a newer one comes", async () => {

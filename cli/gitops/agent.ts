@@ -133,8 +133,17 @@ class Agent implements GitopsAgent {
         hint: "a local repository path is read by the site process: give a path on the site's host, or an http(s) URL",
       });
     }
-    await this.#probe(request, dir);
+    // The running sync finishes first: the probe fetches into the same cache.
     await this.#stop();
+    try {
+      await this.#probe(request, dir);
+    } catch (error) {
+      if (this.#config !== undefined) {
+        this.#closed = false; // refused: the previous attachment goes on as it was
+        this.#schedule(0);
+      }
+      throw error;
+    }
     const sameRepo = this.#config !== undefined && this.#config.repo === request.repo && this.#config.branch === request.branch && this.#config.path === request.path;
     this.#config = { ...request, webhookToken: this.#config?.webhookToken ?? randomBytes(32).toString("hex") };
     // Another repository: keep what this agent manages (the first good commit prunes it), forget the rest.
@@ -150,20 +159,19 @@ class Agent implements GitopsAgent {
 
   /**
    * One fetch before anything is saved: a wrong token, branch or path is refused at attach, and
-   * the previous attachment stays. An unreachable remote is accepted (the agent retries).
+   * the previous attachment stays. An unreachable remote is accepted (the agent retries). It
+   * fetches into the agent's cache, so the first sync after it has nothing left to download.
    */
   async #probe(request: GitopsConfig, dir: string): Promise<void> {
     const { fetchBranch, GitError } = await import("./git.ts");
     try {
-      await fetchBranch({ ...this.#fetchOptions(request, dir), cacheDir: path.join(dir, "probe") });
+      await fetchBranch(this.#fetchOptions(request, dir));
     } catch (error) {
       if (!(error instanceof GitError) || error.transient) return;
       throw new RuntimeError("ERR_GITOPS_CONFIG", `site ${this.#ctx.siteName} cannot pull ${request.repo}: ${error.message}`, {
         status: 400,
         ...(error.hint === undefined ? {} : { hint: error.hint }),
       });
-    } finally {
-      await rm(path.join(dir, "probe"), { recursive: true, force: true });
     }
   }
 

@@ -91,15 +91,15 @@ interface Planned {
 export async function applyCommit(input: ApplyInput): Promise<ApplyOutcome> {
   let planned: Planned[];
   let skipped: Skipped[];
+  const live = new Map(input.site.list().map((f) => [f.name, f]));
   try {
     ({ planned, skipped } = await plan(input));
-    for (const p of planned) await build(input, p);
+    for (const p of planned) await build(input, p, live.get(p.fn.name)?.digest);
   } catch (error) {
     return { ok: false, error: failureOf(error, input, undefined), functions: [] };
   }
 
   // Apply: deployments first (the verification is what may fail), undone in reverse on failure.
-  const live = new Map(input.site.list().map((f) => [f.name, f]));
   const undo: (() => Promise<unknown>)[] = [];
   const results: GitopsFunction[] = [];
   const managed: ManagedFunction[] = [];
@@ -245,9 +245,8 @@ async function readSealedSecrets(input: ApplyInput, planned: Planned[]): Promise
 }
 
 /** Builds a function unless its manifest and every input are as the last good commit left them. */
-async function build(input: ApplyInput, p: Planned): Promise<void> {
-  const live = input.site.list().find((f) => f.name === p.fn.name);
-  if (p.previous !== undefined && live?.digest === p.previous.digest && p.previous.manifestHash === p.manifestHash && (await sameInputs(input.checkout, p.previous.inputs))) {
+async function build(input: ApplyInput, p: Planned, liveDigest: string | undefined): Promise<void> {
+  if (p.previous !== undefined && liveDigest === p.previous.digest && p.previous.manifestHash === p.manifestHash && (await sameInputs(input.checkout, p.previous.inputs))) {
     return;
   }
   let bundle;
